@@ -1,0 +1,36 @@
+/**
+ * Typed errors raised by the WebGPU layer, so a failing kernel surfaces as an
+ * exception that names the kernel instead of a validation dump on the console.
+ *
+ * @module
+ */
+
+/** A WebGPU validation or out-of-memory error raised while running a kernel. */
+export class GpuKernelError extends Error {
+  /** Name (pipeline-cache key) of the kernel that failed. */
+  readonly kernel: string;
+  /**
+   * @param kernel The kernel's cache key.
+   * @param message The message WebGPU reported.
+   */
+  constructor(kernel: string, message: string) {
+    super(`WebGPU error in kernel '${kernel}': ${message}`);
+    this.name = "GpuKernelError";
+    this.kernel = kernel;
+  }
+}
+
+/** A WGSL shader that failed to compile; the message shows the line. */
+export class ShaderCompileError extends Error {
+  /** Name of the kernel whose shader failed. */
+  readonly kernel: string;
+  /**
+   * @param kernel The kernel's cache key.
+   * @param message The compiler's messages with the offending lines.
+   */
+  constructor(kernel: string, message: string) {
+    super(`WGSL compile error in kernel '${kernel}':\n${message}`);
+    this.name = "ShaderCompileError";
+    this.kernel = kernel;
+  }
+}

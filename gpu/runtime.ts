@@ -1,0 +1,362 @@
+/**
+ * The WebGPU runtime: device acquisition, pipeline cache, command batching and
+ * readback. It knows kernels, buffers and uniforms, nothing of tensors.
+ *
+ * Dispatches are encoded into one pending compute pass and submitted in
+ * batches (every `batchSize` dispatches, or when something is read back), so
+ * no op waits on the GPU. Each dispatch's uniform block goes into a shared
+ * arena written once per submit; queue ordering makes the reuse safe.
+ *
+ * @module
+ */
+
+import { BufferPool, type PoolStats } from "./buffer_pool.ts";
+import { GpuKernelError, ShaderCompileError } from "./errors.ts";
+
+/** A compute kernel: WGSL plus the key it is cached (and labelled) under. */
+export interface KernelSpec {
+  /** Cache key; also the label of the shader module and pipeline. */
+  key: string;
+  /** Produces the WGSL source; called only on a cache miss. */
+  source: () => string;
+  /** Values for the shader's `override` constants. */
+  constants?: Record<string, number>;
+}
+
+/** One kernel launch. */
+export interface Dispatch {
+  /** The kernel to run. */
+  kernel: KernelSpec;
+  /** Storage bindings 0..n-1: inputs first, then outputs. */
+  buffers: GPUBuffer[];
+  /** Contents of the uniform binding `n` (at most 256 bytes), if any. */
+  uniforms?: ArrayBuffer;
+  /** Workgroup counts; x and y are each at most 65535. */
+  workgroups: [number, number, number];
+}
+
+/** What the adapter is and what it can do. */
+export interface AdapterSummary {
+  /** Vendor string. */
+  vendor: string;
+  /** Architecture string. */
+  architecture: string;
+  /** Device description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  description: string;
+  /** True for a software adapter (Mesa lavapipe/llvmpipe, WARP, ...). */
+  isFallbackAdapter: boolean;
+  /** Selected limits. */
+  limits: Record<string, number>;
+  /** Feature names. */
+  features: string[];
+}
+
+const UNIFORM_SLOT = 256;
+
+/** Requests an adapter; null when WebGPU is unavailable. */
+export async function requestAdapter(): Promise<GPUAdapter | null> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  try {
+    return await navigator.gpu.requestAdapter({
+      powerPreference: "high-performance",
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** Describes an adapter for `info` and backend selection. */
+export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const legacy = adapter as GPUAdapter & { isFallbackAdapter?: boolean };
+  const l = adapter.limits;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    description: info.description || info.device || "unknown adapter",
+    isFallbackAdapter: Boolean(
+      info.isFallbackAdapter ?? legacy.isFallbackAdapter,
+    ),
+    limits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+    features: [...adapter.features].sort(),
+  };
+}
+
+/** A WebGPU device with a buffer pool, pipeline cache and batched queue. */
+export class GpuRuntime {
+  /** The adapter the device came from. */
+  readonly adapter: GPUAdapter;
+  /** The device. */
+  readonly device: GPUDevice;
+  /** Pool of storage buffers. */
+  readonly pool: BufferPool;
+  /** Dispatches per submitted command buffer. */
+  batchSize: number;
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #pending = 0;
+  #kernelsInBatch: string[] = [];
+  #arena: GPUBuffer;
+  #arenaData: Uint8Array<ArrayBuffer>;
+  #arenaUsed = 0;
+  #error: Error | null = null;
+  #errorChecks: Promise<void>[] = [];
+  #staging: GPUBuffer[] = [];
+  #dispatches = 0;
+  #submits = 0;
+
+  private constructor(adapter: GPUAdapter, device: GPUDevice, batch: number) {
+    this.adapter = adapter;
+    this.device = device;
+    this.pool = new BufferPool(device);
+    this.batchSize = batch;
+    this.#arenaData = new Uint8Array(batch * UNIFORM_SLOT);
+    this.#arena = device.createBuffer({
+      size: batch * UNIFORM_SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: "uniform-arena",
+    });
+    device.addEventListener("uncapturederror", (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      this.#error ??= new GpuKernelError("unknown", err.message);
+    });
+  }
+
+  /**
+   * Acquires a device from `adapter` (or the default adapter).
+   * @throws {Error} when WebGPU or an adapter is unavailable.
+   */
+  static async create(
+    options: { adapter?: GPUAdapter; batchSize?: number } = {},
+  ): Promise<GpuRuntime> {
+    const adapter = options.adapter ?? await requestAdapter();
+    if (!adapter) throw new Error("WebGPU: no adapter available");
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      },
+    });
+    return new GpuRuntime(adapter, device, options.batchSize ?? 64);
+  }
+
+  /** Adapter description and limits. */
+  summary(): AdapterSummary {
+    return summarizeAdapter(this.adapter);
+  }
+
+  /** Pool statistics plus dispatch and submit counters. */
+  stats(): PoolStats & { dispatches: number; submits: number } {
+    return {
+      ...this.pool.stats(),
+      dispatches: this.#dispatches,
+      submits: this.#submits,
+    };
+  }
+
+  #pipeline(spec: KernelSpec): GPUComputePipeline {
+    const cacheKey = spec.constants
+      ? `${spec.key}|${JSON.stringify(spec.constants)}`
+      : spec.key;
+    let p = this.#pipelines.get(cacheKey);
+    if (p) return p;
+    const code = spec.source();
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ code, label: spec.key });
+    p = this.device.createComputePipeline({
+      layout: "auto",
+      label: cacheKey,
+      compute: { module, entryPoint: "main", constants: spec.constants },
+    });
+    const check = this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await module.getCompilationInfo();
+      const lines = code.split("\n");
+      const msgs = info.messages.map((m) =>
+        `${m.type} at line ${m.lineNum}: ${m.message}\n  ${
+          lines[m.lineNum - 1] ?? ""
+        }`
+      );
+      this.#error ??= new ShaderCompileError(
+        spec.key,
+        msgs.length ? msgs.join("\n") : err.message,
+      );
+    });
+    this.#errorChecks.push(check);
+    this.#pipelines.set(cacheKey, p);
+    return p;
+  }
+
+  /** Encodes one dispatch into the pending batch. */
+  dispatch(d: Dispatch): void {
+    const pipeline = this.#pipeline(d.kernel);
+    if (!this.#encoder) {
+      this.#encoder = this.device.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass();
+    }
+    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (d.uniforms) {
+      const bytes = d.uniforms.byteLength;
+      if (bytes > UNIFORM_SLOT) {
+        throw new Error(`${d.kernel.key}: uniform block over 256 bytes`);
+      }
+      const offset = this.#arenaUsed;
+      this.#arenaData.set(new Uint8Array(d.uniforms), offset);
+      this.#arenaUsed += UNIFORM_SLOT;
+      entries.push({
+        binding: d.buffers.length,
+        resource: { buffer: this.#arena, offset, size: bytes },
+      });
+    }
+    this.device.pushErrorScope("validation");
+    const group = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    this.#errorChecks.push(
+      this.device.popErrorScope().then((err) => {
+        if (err) this.#error ??= new GpuKernelError(d.kernel.key, err.message);
+      }),
+    );
+    const pass = this.#pass!;
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    const [x, y, z] = d.workgroups;
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.#kernelsInBatch.push(d.kernel.key);
+    this.#pending++;
+    this.#dispatches++;
+    if (this.#pending >= this.batchSize) this.flush();
+  }
+
+  /** Submits the pending batch, if any. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#pass!.end();
+    if (this.#arenaUsed > 0) {
+      this.device.queue.writeBuffer(
+        this.#arena,
+        0,
+        this.#arenaData,
+        0,
+        this.#arenaUsed,
+      );
+    }
+    const kernels = this.#kernelsInBatch;
+    this.device.pushErrorScope("validation");
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#errorChecks.push(
+      this.device.popErrorScope().then((err) => {
+        if (err) {
+          this.#error ??= new GpuKernelError(
+            [...new Set(kernels)].join(", "),
+            err.message,
+          );
+        }
+      }),
+    );
+    this.#submits++;
+    this.#encoder = null;
+    this.#pass = null;
+    this.#pending = 0;
+    this.#arenaUsed = 0;
+    this.#kernelsInBatch = [];
+  }
+
+  /** Waits for error scopes and throws the first GPU error seen, if any. */
+  async checkErrors(): Promise<void> {
+    const checks = this.#errorChecks;
+    this.#errorChecks = [];
+    await Promise.all(checks);
+    if (this.#error) {
+      const e = this.#error;
+      this.#error = null;
+      throw e;
+    }
+  }
+
+  /** Creates a pooled buffer holding `data` (no flush needed: it is new). */
+  upload(data: ArrayBufferView): GPUBuffer {
+    const buffer = this.pool.acquire(Math.max(4, data.byteLength), true);
+    new Uint8Array(buffer.getMappedRange()).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
+    buffer.unmap();
+    return buffer;
+  }
+
+  /**
+   * Reads several buffers back with one submit and one `mapAsync`.
+   * @param parts Buffers and the byte length to read from each.
+   */
+  async readMany(
+    parts: { buffer: GPUBuffer; bytes: number }[],
+  ): Promise<ArrayBuffer[]> {
+    this.flush();
+    const offsets: number[] = [];
+    let total = 0;
+    for (const p of parts) {
+      offsets.push(total);
+      total += Math.ceil(p.bytes / 4) * 4;
+    }
+    const size = Math.max(4, total);
+    const idx = this.#staging.findIndex((b) => b.size >= size);
+    const staging = idx >= 0 ? this.#staging.splice(idx, 1)[0] : this.device
+      .createBuffer({
+        size: Math.max(size, 256),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: "staging",
+      });
+    const enc = this.device.createCommandEncoder();
+    parts.forEach((p, i) => {
+      if (p.bytes > 0) {
+        enc.copyBufferToBuffer(
+          p.buffer,
+          0,
+          staging,
+          offsets[i],
+          Math.ceil(p.bytes / 4) * 4,
+        );
+      }
+    });
+    this.device.queue.submit([enc.finish()]);
+    this.#submits++;
+    await staging.mapAsync(GPUMapMode.READ, 0, size);
+    const mapped = staging.getMappedRange(0, size);
+    const out = parts.map((p, i) =>
+      mapped.slice(offsets[i], offsets[i] + p.bytes)
+    );
+    staging.unmap();
+    this.#staging.push(staging);
+    await this.checkErrors();
+    return out;
+  }
+
+  /** Waits until all submitted work is done (for benchmarks). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  /** Destroys the device and everything on it. */
+  destroy(): void {
+    this.pool.trim();
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The strided-copy kernel behind every movement op (permute, expand, slice,
+ * pad, concat): it walks a region, reads the source through arbitrary strides
+ * and offsets (a padding value outside the source), and writes the
+ * destination at an offset.
+ *
+ * @module
+ */
+
+import { at, GROUP_INDEX, MAIN_ARGS, WG_SIZE } from "./common.ts";
+
+/** Geometry of one strided copy (all arrays have the region's rank). */
+export interface CopyGeometry {
+  /** Shape of the region walked. */
+  region: readonly number[];
+  /** Source extent per axis (reads outside give the padding value). */
+  srcShape: readonly number[];
+  /** Source coordinate = region coordinate + srcOffset (may be negative). */
+  srcOffset: readonly number[];
+  /** Source strides (0 broadcasts). */
+  srcStrides: readonly number[];
+  /** Destination coordinate = region coordinate + dstOffset. */
+  dstOffset: readonly number[];
+  /** Destination strides. */
+  dstStrides: readonly number[];
+  /** Value written where the source coordinate is out of range. */
+  padValue: number;
+}
+
+/** WGSL of the strided copy for a scalar type (`f32` or `i32`). */
+export function copySource(type: string): string {
+  return `
+struct P {
+  n: u32,
+  rank: u32,
+  pad: f32,
+  unused: u32,
+  region: array<vec4<u32>, 2>,
+  sshape: array<vec4<u32>, 2>,
+  soff: array<vec4<i32>, 2>,
+  sst: array<vec4<u32>, 2>,
+  doff: array<vec4<u32>, 2>,
+  dst: array<vec4<u32>, 2>,
+}
+@group(0) @binding(0) var<storage, read> src: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${type}>;
+@group(0) @binding(2) var<uniform> p: P;
+override WG: u32 = ${WG_SIZE};
+
+@compute @workgroup_size(WG)
+fn main(${MAIN_ARGS}) {
+  let i = ${GROUP_INDEX} * WG + lid;
+  if (i >= p.n) { return; }
+  var rem = i;
+  var so = 0u;
+  var dof = 0u;
+  var valid = true;
+  for (var d = p.rank; d > 0u; d--) {
+    let k = d - 1u;
+    let sz = ${at("p.region", "k")};
+    let c = rem % sz;
+    rem = rem / sz;
+    let s = i32(c) + ${at("p.soff", "k")};
+    if (s < 0 || s >= i32(${at("p.sshape", "k")})) {
+      valid = false;
+    } else {
+      so += u32(s) * ${at("p.sst", "k")};
+    }
+    dof += (c + ${at("p.doff", "k")}) * ${at("p.dst", "k")};
+  }
+  if (valid) {
+    out[dof] = src[so];
+  } else {
+    out[dof] = ${type}(p.pad);
+  }
+}
+`;
+}
+
+/** Uniform block of a strided copy. */
+export function copyUniforms(g: CopyGeometry): ArrayBuffer {
+  const buf = new ArrayBuffer((4 + 6 * 8) * 4);
+  const u = new Uint32Array(buf);
+  const i32 = new Int32Array(buf);
+  const f = new Float32Array(buf);
+  u[0] = g.region.reduce((a, b) => a * b, 1);
+  u[1] = g.region.length;
+  f[2] = g.padValue;
+  const put = (base: number, v: readonly number[], signed = false) =>
+    v.forEach((x, i) => (signed ? (i32[base + i] = x) : (u[base + i] = x)));
+  put(4, g.region);
+  put(12, g.srcShape);
+  put(20, g.srcOffset, true);
+  put(28, g.srcStrides);
+  put(36, g.dstOffset);
+  put(44, g.dstStrides);
+  return buf;
+}
+
+/** CPU version of the same copy (the reference). */
+export function copyCpu(
+  src: ArrayLike<number>,
+  out: { [i: number]: number },
+  g: CopyGeometry,
+): void {
+  const rank = g.region.length;
+  const n = g.region.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const c = new Array<number>(rank).fill(0);
+  for (let i = 0; i < n; i++) {
+    let so = 0;
+    let dof = 0;
+    let valid = true;
+    for (let d = 0; d < rank; d++) {
+      const s = c[d] + g.srcOffset[d];
+      if (s < 0 || s >= g.srcShape[d]) valid = false;
+      else so += s * g.srcStrides[d];
+      dof += (c[d] + g.dstOffset[d]) * g.dstStrides[d];
+    }
+    out[dof] = valid ? src[so] : g.padValue;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++c[d] < g.region[d]) break;
+      c[d] = 0;
+    }
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The backend contract (allocate, free, upload, read, run a primitive) and
+ * refcounted storage. The CPU backend is the reference; WebGPU runs the WGSL.
+ *
+ * @module
+ */
+
+import type { GpuRuntime } from "../gpu/runtime.ts";
+import { allocTyped, type DType, sizeOf, type TypedArray } from "./shape.ts";
+import type { KernelArgs, OpDef } from "./ops/types.ts";
+
+/** Name of a backend. */
+export type BackendName = "cpu" | "webgpu";
+
+/** Memory counters of a backend. */
+export interface MemoryStats {
+  /** Live storages (tensors may share one). */
+  liveBuffers: number;
+  /** Bytes held by live storages. */
+  liveBytes: number;
+  /** Pooled buffers waiting for reuse (WebGPU only). */
+  freeBuffers: number;
+  /** Bytes of pooled buffers. */
+  freeBytes: number;
+}
+
+/** A backend: where tensor data lives and kernels run. */
+export interface Backend {
+  /** Backend name. */
+  readonly name: BackendName;
+  /** Allocates `n` elements (contents unspecified on WebGPU). */
+  alloc(dtype: DType, n: number): unknown;
+  /** Allocates and fills with `data`. */
+  upload(data: TypedArray): unknown;
+  /** Frees a handle. */
+  free(handle: unknown): void;
+  /** Runs a primitive. */
+  run<A>(op: OpDef<A>, ins: unknown[], out: unknown, args: KernelArgs<A>): void;
+  /** Reads handles back (one synchronisation for all of them). */
+  read(items: { handle: unknown; dtype: DType; n: number }[]): Promise<
+    TypedArray[]
+  >;
+  /** Memory counters. */
+  stats(): MemoryStats;
+}
+
+/** Refcounted storage shared by tensors (views share it). */
+export class Storage {
+  /** Owning backend. */
+  readonly backend: Backend;
+  /** Backend handle (typed array or GPU buffer). */
+  handle: unknown;
+  /** Element type. */
+  readonly dtype: DType;
+  /** Element count. */
+  readonly n: number;
+  #refs = 1;
+
+  /**
+   * @param backend Owning backend.
+   * @param handle Backend handle.
+   * @param dtype Element type.
+   * @param n Element count.
+   */
+  constructor(backend: Backend, handle: unknown, dtype: DType, n: number) {
+    this.backend = backend;
+    this.handle = handle;
+    this.dtype = dtype;
+    this.n = n;
+  }
+
+  /** Adds a reference and returns this. */
+  retain(): Storage {
+    if (this.#refs <= 0) throw new Error("Storage used after it was freed");
+    this.#refs++;
+    return this;
+  }
+
+  /** Drops a reference; frees the memory at zero. */
+  release(): void {
+    if (--this.#refs === 0) {
+      this.backend.free(this.handle);
+      this.handle = null;
+    }
+  }
+
+  /** Whether the memory is still held. */
+  get alive(): boolean {
+    return this.#refs > 0;
+  }
+}
+
+/** The pure-TypeScript reference backend. */
+export class CpuBackend implements Backend {
+  /** Backend name. */
+  readonly name: BackendName = "cpu";
+  /**
+   * Storage precision of float32 tensors: "float64" makes every CPU kernel
+   * compute and store in double precision (for finite-difference checks).
+   */
+  precision: "float32" | "float64" = "float32";
+  #live = 0;
+  #bytes = 0;
+  alloc(dtype: DType, n: number): TypedArray {
+    this.#live++;
+    this.#bytes += n * 4;
+    if (dtype === "float32" && this.precision === "float64") {
+      return new Float64Array(n) as unknown as Float32Array;
+    }
+    return allocTyped(dtype, n);
+  }
+  upload(data: TypedArray): TypedArray {
+    this.#live++;
+    this.#bytes += data.length * 4;
+    if (data instanceof Float32Array && this.precision === "float64") {
+      return Float64Array.from(data) as unknown as Float32Array;
+    }
+    return data.slice();
+  }
+  free(handle: unknown): void {
+    this.#live--;
+    this.#bytes -= (handle as TypedArray).length * 4;
+  }
+  run<A>(op: OpDef<A>, ins: unknown[], out: unknown, args: KernelArgs<A>) {
+    op.cpu(ins as TypedArray[], out as TypedArray, args);
+  }
+  read(
+    items: { handle: unknown; dtype: DType; n: number }[],
+  ): Promise<TypedArray[]> {
+    return Promise.resolve(
+      items.map((it) => (it.handle as TypedArray).slice(0, it.n)),
+    );
+  }
+  stats(): MemoryStats {
+    return {
+      liveBuffers: this.#live,
+      liveBytes: this.#bytes,
+      freeBuffers: 0,
+      freeBytes: 0,
+    };
+  }
+}
+
+/** The WebGPU backend: runs each primitive's WGSL plan on a runtime. */
+export class WebGpuBackend implements Backend {
+  /** Backend name. */
+  readonly name: BackendName = "webgpu";
+  /** The runtime that owns the device. */
+  readonly runtime: GpuRuntime;
+  /** @param runtime The device runtime. */
+  constructor(runtime: GpuRuntime) {
+    this.runtime = runtime;
+  }
+  alloc(_dtype: DType, n: number): GPUBuffer {
+    return this.runtime.pool.acquire(Math.max(4, n * 4));
+  }
+  upload(data: TypedArray): GPUBuffer {
+    return this.runtime.upload(data);
+  }
+  free(handle: unknown): void {
+    this.runtime.pool.release(handle as GPUBuffer);
+  }
+  run<A>(op: OpDef<A>, ins: unknown[], out: unknown, args: KernelArgs<A>) {
+    if (sizeOf(args.outShape) === 0) return;
+    for (const plan of op.gpu(args)) {
+      const bound = plan.bind ? plan.bind.map((i) => ins[i]) : ins;
+      this.runtime.dispatch({
+        kernel: plan.kernel,
+        buffers: [...(bound as GPUBuffer[]), out as GPUBuffer],
+        uniforms: plan.uniforms,
+        workgroups: plan.workgroups,
+      });
+    }
+  }
+  async read(
+    items: { handle: unknown; dtype: DType; n: number }[],
+  ): Promise<TypedArray[]> {
+    const raw = await this.runtime.readMany(
+      items.map((it) => ({ buffer: it.handle as GPUBuffer, bytes: it.n * 4 })),
+    );
+    return raw.map((b, i) =>
+      items[i].dtype === "int32" ? new Int32Array(b) : new Float32Array(b)
+    );
+  }
+  stats(): MemoryStats {
+    return this.runtime.pool.stats();
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * Neural-network functions in PyTorch's shapes and conventions: convolution,
+ * pooling, upsampling, gather and one-hot, softmax and the losses. All are
+ * composites of primitives except where a primitive exists.
+ *
+ * @module
+ */
+
+import { tidy } from "./engine.ts";
+import { arange } from "./creation.ts";
+import { fmt, normAxis } from "./shape.ts";
+import {
+  avgPool2dT,
+  concatT,
+  conv2dT,
+  convTranspose2dT,
+  poolGatherT,
+  type Tensor,
+  type TensorLike,
+  unpoolT,
+  whereT,
+} from "./tensor.ts";
+import { apply } from "./engine.ts";
+
+/** A size given as one number or a [height, width] pair. */
+export type Pair = number | readonly [number, number];
+
+const pair = (v: Pair | undefined, dflt: number): [number, number] =>
+  v === undefined
+    ? [dflt, dflt]
+    : typeof v === "number"
+    ? [v, v]
+    : [v[0], v[1]];
+
+/** Options of `conv2d`. */
+export interface Conv2dOptions {
+  /** Stride (default 1). */
+  stride?: Pair;
+  /** Zero padding (default 0). */
+  padding?: Pair;
+  /** Dilation (default 1). */
+  dilation?: Pair;
+  /** Per-output-channel bias [Cout]. */
+  bias?: Tensor;
+}
+
+function addBias(y: Tensor, bias: Tensor | undefined, op: string): Tensor {
+  if (!bias) return y;
+  if (bias.rank !== 1 || bias.shape[0] !== y.shape[1]) {
+    throw new Error(
+      `${op}: bias ${fmt(bias.shape)} does not match ${
+        y.shape[1]
+      } output channels`,
+    );
+  }
+  return tidy(() => y.add(bias.reshape([1, -1, 1, 1])));
+}
+
+/**
+ * 2-D convolution of x [N, Cin, H, W] with weight [Cout, Cin, kh, kw].
+ * @example
+ * ```ts
+ * import { conv2d, ones } from "@cnnf/webgpu/tensor";
+ * import assert from "node:assert/strict";
+ * const y = conv2d(ones([1, 1, 4, 4]), ones([2, 1, 3, 3]), { padding: 1 });
+ * assert.deepEqual(y.shape, [1, 2, 4, 4]);
+ * ```
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  options: Conv2dOptions = {},
+): Tensor {
+  const y = conv2dT(x, weight, {
+    stride: pair(options.stride, 1),
+    padding: pair(options.padding, 0),
+    dilation: pair(options.dilation, 1),
+  });
+  if (!options.bias) return y;
+  const r = addBias(y, options.bias, "conv2d");
+  y.dispose();
+  return r;
+}
+
+/** Options of `convTranspose2d`. */
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra size on the far side of the output (default 0). */
+  outputPadding?: Pair;
+}
+
+/**
+ * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, kh, kw]
+ * (PyTorch's layout): the input-gradient of `conv2d` with that weight.
+ */
+export function convTranspose2d(
+  x: Tensor,
+  weight: Tensor,
+  options: ConvTranspose2dOptions = {},
+): Tensor {
+  const y = convTranspose2dT(x, weight, {
+    stride: pair(options.stride, 1),
+    padding: pair(options.padding, 0),
+    dilation: pair(options.dilation, 1),
+    outputPadding: pair(options.outputPadding, 0),
+  });
+  if (!options.bias) return y;
+  const r = addBias(y, options.bias, "convTranspose2d");
+  y.dispose();
+  return r;
+}
+
+/** Options of the pooling functions. */
+export interface PoolOptions {
+  /** Window size. */
+  kernelSize: Pair;
+  /** Stride (default: the window size). */
+  stride?: Pair;
+  /** Implicit padding (default 0). */
+  padding?: Pair;
+}
+
+function poolGeom(o: PoolOptions) {
+  const kernel = pair(o.kernelSize, 1);
+  return {
+    kernel,
+    stride: pair(o.stride ?? kernel, 1),
+    padding: pair(o.padding, 0),
+  };
+}
+
+/** Max pool returning values and int32 argmax indices (flat in each H*W plane). */
+export function maxPool2dWithIndices(
+  x: Tensor,
+  options: PoolOptions,
+): { output: Tensor; indices: Tensor } {
+  const g = poolGeom(options);
+  const indices = apply("poolArg", [x], { ...g, mode: "max" });
+  return { output: poolGatherT(x, indices, g), indices };
+}
+
+/** Min pool (= -maxpool(-x), first index on ties) with argmin indices. */
+export function minPool2dWithIndices(
+  x: Tensor,
+  options: PoolOptions,
+): { output: Tensor; indices: Tensor } {
+  const g = poolGeom(options);
+  const indices = apply("poolArg", [x], { ...g, mode: "min" });
+  return { output: poolGatherT(x, indices, g), indices };
+}
+
+/** 2-D max pooling. */
+export function maxPool2d(x: Tensor, options: PoolOptions): Tensor {
+  const { output, indices } = maxPool2dWithIndices(x, options);
+  indices.dispose();
+  return output;
+}
+
+/** Options of `maxUnpool2d`. */
+export interface UnpoolOptions extends PoolOptions {
+  /** Spatial output size [H, W] (default: the pooling's inverse size). */
+  outputSize?: readonly [number, number];
+}
+
+/**
+ * Inverse of max pooling: places x's values at `indices` (from
+ * `maxPool2dWithIndices` with the same geometry), zeros elsewhere.
+ */
+export function maxUnpool2d(
+  x: Tensor,
+  indices: Tensor,
+  options: UnpoolOptions,
+): Tensor {
+  const g = poolGeom(options);
+  const outSize = options.outputSize ?? [
+    (x.shape[2] - 1) * g.stride[0] - 2 * g.padding[0] + g.kernel[0],
+    (x.shape[3] - 1) * g.stride[1] - 2 * g.padding[1] + g.kernel[1],
+  ];
+  return unpoolT(x, indices, { ...g, outSize: [outSize[0], outSize[1]] });
+}
+
+/** Options of `avgPool2d`. */
+export interface AvgPoolOptions extends PoolOptions {
+  /** Count padding zeros in the divisor (default true, as PyTorch). */
+  countIncludePad?: boolean;
+}
+
+/** 2-D average pooling. */
+export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
+  return avgPool2dT(x, {
+    ...poolGeom(options),
+    countIncludePad: options.countIncludePad ?? true,
+  });
+}
+
+/** Nearest-neighbour upsampling of [N, C, H, W] by an integer factor. */
+export function upsampleNearest(x: Tensor, scale: Pair): Tensor {
+  const [sh, sw] = pair(scale, 1);
+  if (x.rank !== 4) {
+    throw new Error(`upsampleNearest: input must be 4-D, got ${fmt(x.shape)}`);
+  }
+  if (!Number.isInteger(sh) || !Number.isInteger(sw) || sh < 1 || sw < 1) {
+    throw new Error(
+      `upsampleNearest: scale must be a positive integer, got [${sh}, ${sw}]`,
+    );
+  }
+  const [n, c, h, w] = x.shape;
+  return tidy(() =>
+    x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, sh, w, sw]).reshape([
+      n,
+      c,
+      h * sh,
+      w * sw,
+    ])
+  );
+}
+
+/** One-hot encoding of int32 labels: shape [...labels.shape, numClasses]. */
+export function oneHot(labels: Tensor, numClasses: number): Tensor {
+  if (labels.dtype !== "int32") {
+    throw new Error(`oneHot: labels must be int32, got ${labels.dtype}`);
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new Error(
+      `oneHot: numClasses must be a positive integer, got ${numClasses}`,
+    );
+  }
+  return tidy(() => {
+    const classes = arange(0, numClasses, 1, { backend: labels.backend });
+    return labels.unsqueeze(-1).eq(classes);
+  });
+}
+
+/**
+ * Picks entries of x along `axis` at int32 `indices` (torch.gather);
+ * indices has x's rank and shape except along `axis`.
+ */
+export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
+  const a = normAxis("gather", axis, x.rank);
+  if (indices.dtype !== "int32") {
+    throw new Error(`gather: indices must be int32, got ${indices.dtype}`);
+  }
+  if (
+    indices.rank !== x.rank ||
+    indices.shape.some((d, i) => i !== a && d !== x.shape[i])
+  ) {
+    throw new Error(
+      `gather: indices ${fmt(indices.shape)} do not match input ${
+        fmt(x.shape)
+      } outside axis ${a}`,
+    );
+  }
+  return tidy(() => {
+    const c = x.shape[a];
+    const classes = arange(0, c, 1, { backend: x.backend })
+      .reshape(
+        x.shape.map((_, i) => (i === a ? c : 1)).toSpliced(a, 0, 1),
+      );
+    const mask = indices.unsqueeze(a + 1).eq(classes);
+    return x.unsqueeze(a).mul(mask).sum(a + 1);
+  });
+}
+
+/** log(softmax(x)) along an axis, computed stably. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const a = normAxis("logSoftmax", axis, x.rank);
+  return tidy(() => {
+    const m = x.detach().max(a, true);
+    const s = x.sub(m);
+    return s.sub(s.exp().sum(a, true).log());
+  });
+}
+
+/** Softmax along an axis. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return tidy(() => logSoftmax(x, axis).exp());
+}
+
+/** How a loss reduces over the batch. */
+export type Reduction = "mean" | "sum" | "none";
+
+function reduce(v: Tensor, r: Reduction, op: string): Tensor {
+  if (r === "none") return v;
+  if (r === "sum") return v.sum();
+  if (r === "mean") return v.mean();
+  throw new Error(`${op}: unknown reduction '${r}' (mean, sum, none)`);
+}
+
+/**
+ * Cross entropy of logits [N, C] against int32 labels [N].
+ * @param options reduction: "mean" (default), "sum" or "none".
+ */
+export function crossEntropy(
+  logits: Tensor,
+  labels: Tensor,
+  options: { reduction?: Reduction } = {},
+): Tensor {
+  if (logits.rank !== 2) {
+    throw new Error(
+      `crossEntropy: logits must be [N, C], got ${fmt(logits.shape)}`,
+    );
+  }
+  if (labels.dtype !== "int32") {
+    throw new Error(`crossEntropy: labels must be int32, got ${labels.dtype}`);
+  }
+  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(
+      `crossEntropy: labels ${fmt(labels.shape)} do not match logits ${
+        fmt(logits.shape)
+      }`,
+    );
+  }
+  return tidy(() => {
+    const logp = logSoftmax(logits, 1);
+    const picked = logp.mul(oneHot(labels, logits.shape[1])).sum(1);
+    return reduce(picked.neg(), options.reduction ?? "mean", "crossEntropy");
+  });
+}
+
+/** Mean squared error (same shapes; reduction "mean" by default). */
+export function mseLoss(
+  a: Tensor,
+  b: Tensor,
+  options: { reduction?: Reduction } = {},
+): Tensor {
+  if (a.shape.join() !== b.shape.join()) {
+    throw new Error(
+      `mseLoss: shapes ${fmt(a.shape)} and ${fmt(b.shape)} differ`,
+    );
+  }
+  return tidy(() => {
+    const d = a.sub(b);
+    return reduce(d.mul(d), options.reduction ?? "mean", "mseLoss");
+  });
+}
+
+/** `a` where cond is non-zero, else `b` (broadcasting). */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  return whereT(cond, a, b);
+}
+
+/** Joins tensors along an existing axis. */
+export function concat(xs: Tensor[], axis = 0): Tensor {
+  return concatT(xs, axis);
+}
+
+/** Joins tensors along a new axis. */
+export function stack(xs: Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new Error("stack: no inputs");
+  const a = normAxis("stack", axis, xs[0].rank + 1);
+  return tidy(() => concatT(xs.map((x) => x.unsqueeze(a)), a));
+}
+
+/** Splits along an axis into pieces of the given sizes (or n equal parts). */
+export function split(
+  x: Tensor,
+  sizes: number | readonly number[],
+  axis = 0,
+): Tensor[] {
+  const a = normAxis("split", axis, x.rank);
+  const len = x.shape[a];
+  let parts: number[];
+  if (typeof sizes === "number") {
+    if (!Number.isInteger(sizes) || sizes < 1 || len % sizes !== 0) {
+      throw new Error(
+        `split: cannot split axis ${a} of ${
+          fmt(x.shape)
+        } into ${sizes} equal parts`,
+      );
+    }
+    parts = new Array(sizes).fill(len / sizes);
+  } else parts = [...sizes];
+  if (parts.reduce((s, v) => s + v, 0) !== len) {
+    throw new Error(
+      `split: sizes [${parts}] do not add up to ${len} (axis ${a} of ${
+        fmt(x.shape)
+      })`,
+    );
+  }
+  let off = 0;
+  return parts.map((p) => {
+    const r = x.narrow(a, off, p);
+    off += p;
+    return r;
+  });
+}
