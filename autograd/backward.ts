@@ -144,8 +144,10 @@ export function computeGrads(
         return raw.map((gi, j) => {
           if (!gi || !needs[j]) return null;
           const shape = node.inShapes[j];
-          if (gi === g) return g.reshape(shape);
-          return gi.shape.join() === shape.join() ? gi : gi.sumTo(shape);
+          const same = gi.shape.join() === shape.join();
+          // A rule may pass `g` through; it must become a distinct tensor.
+          if (gi === g) return same ? g.reshape(shape) : g.sumTo(shape);
+          return same ? gi : gi.sumTo(shape);
         });
       });
       g.dispose();

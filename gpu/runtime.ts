@@ -189,7 +189,8 @@ export class GpuRuntime {
           lines[m.lineNum - 1] ?? ""
         }`
       );
-      this.#error ??= new ShaderCompileError(
+      // The root cause: it wins over the invalid-pipeline errors it causes.
+      this.#error = new ShaderCompileError(
         spec.key,
         msgs.length ? msgs.join("\n") : err.message,
       );

@@ -150,17 +150,20 @@ export function backendObject(name?: BackendName): Backend {
 }
 
 /**
- * Runs `fn` with CPU float32 tensors stored and computed in float64 (for
- * finite-difference gradient checks). Tensors made inside are only valid
+ * Runs `fn` on the CPU backend with float32 tensors stored and computed in
+ * float64 (for finite-difference gradient checks). Tensors made inside are only valid
  * inside.
  */
 export function withFloat64<T>(fn: () => T): T {
   const prev = state.cpu.precision;
+  const prevBackend = state.backend;
   state.cpu.precision = "float64";
+  state.backend = state.cpu;
   try {
     return fn();
   } finally {
     state.cpu.precision = prev;
+    state.backend = prevBackend;
   }
 }
 

@@ -112,7 +112,7 @@ function inferConv(inputs: TensorInfo[], a: ConvAttrs) {
     throw new Error(
       `${op}: input ${fmt(x.shape)} is too small for kernel ${
         fmt(w.shape.slice(2))
-      } with padding [${a.padding}] and dilation [${a.dilation}]`,
+      } with padding ${fmt(a.padding)} and dilation ${fmt(a.dilation)}`,
     );
   }
   return {
@@ -134,7 +134,7 @@ function inferConvT(inputs: TensorInfo[], a: ConvTransposeAttrs) {
       a.outputPadding[i] >= a.stride[i] && a.outputPadding[i] >= a.dilation[i]
     ) {
       throw new Error(
-        `${op}: outputPadding [${a.outputPadding}] must be smaller than stride [${a.stride}] or dilation [${a.dilation}]`,
+        `${op}: outputPadding [${a.outputPadding.join(", ")}] must be smaller than stride [${a.stride.join(", ")}] or dilation [${a.dilation.join(", ")}]`,
       );
     }
   }

@@ -224,7 +224,7 @@ export const movementOps = {
       const r = x.shape.length;
       if (a.begin.length !== r || a.size.length !== r) {
         throw new Error(
-          `slice: begin [${a.begin}] and size [${a.size}] must have ${r} entries for input ${
+          `slice: begin ${fmt(a.begin)} and size ${fmt(a.size)} must have ${r} entries for input ${
             fmt(x.shape)
           }`,
         );

@@ -80,7 +80,7 @@ function checkPool(op: string, x: TensorInfo, a: PoolAttrs): [number, number] {
     checkNonNegInt(op, "padding", a.padding[i]);
     if (2 * a.padding[i] > a.kernel[i]) {
       throw new Error(
-        `${op}: padding [${a.padding}] must be at most half the kernel [${a.kernel}]`,
+        `${op}: padding ${fmt(a.padding)} must be at most half the kernel ${fmt(a.kernel)}`,
       );
     }
   }
@@ -88,7 +88,7 @@ function checkPool(op: string, x: TensorInfo, a: PoolAttrs): [number, number] {
   const wo = poolOutSize(x.shape[3], a.kernel[1], a.stride[1], a.padding[1]);
   if (ho < 1 || wo < 1) {
     throw new Error(
-      `${op}: input ${fmt(x.shape)} is smaller than kernel [${a.kernel}]`,
+      `${op}: input ${fmt(x.shape)} is smaller than kernel ${fmt(a.kernel)}`,
     );
   }
   return [ho, wo];
@@ -165,7 +165,7 @@ export const poolOps = {
         throw new Error(
           `maxUnpool2d: input ${
             fmt(z.shape)
-          } does not pool from output size [${a.outSize}] with kernel [${a.kernel}] stride [${a.stride}]`,
+          } does not pool from output size ${fmt(a.outSize)} with kernel ${fmt(a.kernel)} stride ${fmt(a.stride)}`,
         );
       }
       needIndices("maxUnpool2d", z, idx);
@@ -208,7 +208,7 @@ export const poolOps = {
         throw new Error(
           `avgPool2dGrad: gradient ${
             fmt(g.shape)
-          } does not match input size [${a.inSize}]`,
+          } does not match input size ${fmt(a.inSize)}`,
         );
       }
       return x;

@@ -75,7 +75,7 @@ function infer(
   }
   const arg = mode === "argmax" || mode === "argmin";
   if (arg && a.axes.length !== 1) {
-    throw new Error(`${mode}: needs exactly one axis, got [${a.axes}]`);
+    throw new Error(`${mode}: needs exactly one axis, got ${fmt(a.axes)}`);
   }
   return {
     shape: x.shape.filter((_, i) => !a.axes.includes(i)),

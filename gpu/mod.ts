@@ -1,0 +1,25 @@
+/**
+ * The WebGPU layer: device runtime with batched command submission, the
+ * buffer pool, typed errors and the WGSL generators. It knows nothing of
+ * tensors.
+ *
+ * @example Querying the adapter
+ * ```ts
+ * import { requestAdapter, summarizeAdapter } from "@cnnf/webgpu/gpu";
+ * const adapter = await requestAdapter();
+ * if (adapter) console.log(summarizeAdapter(adapter).description);
+ * ```
+ *
+ * @module
+ */
+
+export { bucketSize, BufferPool, type PoolStats } from "./buffer_pool.ts";
+export { GpuKernelError, ShaderCompileError } from "./errors.ts";
+export {
+  type AdapterSummary,
+  type Dispatch,
+  GpuRuntime,
+  type KernelSpec,
+  requestAdapter,
+  summarizeAdapter,
+} from "./runtime.ts";

@@ -1,0 +1,31 @@
+/**
+ * A WebGPU tensor library with reverse-mode autodiff for Deno: WGSL compute
+ * kernels on the GPU, a pure-TypeScript CPU backend as reference and
+ * fallback, and the building blocks of CNN-F (convolutional networks with
+ * recurrent generative feedback) and adversarial robustness research.
+ *
+ * @example Train a step of a tiny model
+ * ```ts
+ * import { crossEntropy, init, randn, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ *
+ * await init({ backend: "cpu", seed: 0 });
+ * const w = randn([4, 3], { requiresGrad: true });
+ * const x = tensor([[1, 2, 3, 4]]);
+ * const labels = tensor([2], [1], { dtype: "int32" });
+ * const loss = crossEntropy(x.matmul(w), labels);
+ * loss.backward();
+ * assert.deepEqual(w.grad!.shape, [4, 3]);
+ * console.log(await loss.item());
+ * ```
+ *
+ * @module
+ */
+
+export * from "./tensor/mod.ts";
+export * from "./autograd/mod.ts";
+export {
+  type AdapterSummary,
+  GpuKernelError,
+  ShaderCompileError,
+} from "./gpu/mod.ts";
