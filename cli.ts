@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import {
   type AdapterSummary,
   requestAdapter,
@@ -86,24 +86,20 @@ function formatInfo(r: InfoReport): string {
   return lines.join("\n");
 }
 
-function parse(
-  argv: string[],
-  options: Parameters<typeof parseArgs>[0]["options"],
-) {
+/** Parsed flag values. */
+type Flags = Record<string, string | boolean | undefined>;
+
+/** Strict flag parsing; unknown flags become a UsageError. */
+function parse(argv: string[], options: ParseArgsConfig["options"]): Flags {
   try {
-    return parseArgs({
-      args: argv,
-      options,
-      allowPositionals: false,
-      strict: true,
-    });
+    return parseArgs({ args: argv, options, strict: true }).values as Flags;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
 }
 
 async function runInfo(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
+  const values = parse(argv, {
     backend: { type: "string", default: "auto" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },

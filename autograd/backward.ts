@@ -9,9 +9,9 @@
 import {
   freeSaved,
   keep,
-  type Node,
   releaseNode,
   setGradEnabled,
+  type TapeNode,
   tidy,
 } from "../tensor/engine.ts";
 import { fmt } from "../tensor/shape.ts";
@@ -62,12 +62,12 @@ export function computeGrads(
     );
   }
   // Topological order of nodes reachable from root.
-  const order: Node[] = [];
-  const seen = new Set<Node>();
-  const leads = new Map<Node, boolean>();
+  const order: TapeNode[] = [];
+  const seen = new Set<TapeNode>();
+  const leads = new Map<TapeNode, boolean>();
   const targetSet = new Set(targets ?? []);
-  const visit = (start: Node) => {
-    const stack: [Node, number][] = [[start, 0]];
+  const visit = (start: TapeNode) => {
+    const stack: [TapeNode, number][] = [[start, 0]];
     seen.add(start);
     while (stack.length) {
       const top = stack[stack.length - 1];
@@ -109,7 +109,7 @@ export function computeGrads(
       "backward: output does not require grad (no tape recorded)",
     );
   }
-  const grads = new Map<Node, Tensor>();
+  const grads = new Map<TapeNode, Tensor>();
   const prev = setGradEnabled(false);
   try {
     if (root.node) {

@@ -37,7 +37,10 @@ export class BufferPool {
   readonly usage: number = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
     GPUBufferUsage.COPY_DST;
 
-  /** @param device The device that owns the buffers. */
+  /**
+   * Creates an empty pool.
+   * @param device The device that owns the buffers.
+   */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

@@ -10,6 +10,7 @@ export class GpuKernelError extends Error {
   /** Name (pipeline-cache key) of the kernel that failed. */
   readonly kernel: string;
   /**
+   * Creates the error.
    * @param kernel The kernel's cache key.
    * @param message The message WebGPU reported.
    */
@@ -25,6 +26,7 @@ export class ShaderCompileError extends Error {
   /** Name of the kernel whose shader failed. */
   readonly kernel: string;
   /**
+   * Creates the error.
    * @param kernel The kernel's cache key.
    * @param message The compiler's messages with the offending lines.
    */

@@ -57,6 +57,7 @@ export class Storage {
   #refs = 1;
 
   /**
+   * Wraps a backend handle with one reference.
    * @param backend Owning backend.
    * @param handle Backend handle.
    * @param dtype Element type.
@@ -147,7 +148,10 @@ export class WebGpuBackend implements Backend {
   readonly name: BackendName = "webgpu";
   /** The runtime that owns the device. */
   readonly runtime: GpuRuntime;
-  /** @param runtime The device runtime. */
+  /**
+   * Creates the backend over a runtime.
+   * @param runtime The device runtime.
+   */
   constructor(runtime: GpuRuntime) {
     this.runtime = runtime;
   }

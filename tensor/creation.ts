@@ -15,7 +15,7 @@ import {
   sizeOf,
   type TypedArray,
 } from "./shape.ts";
-import { type NestedArray, Tensor } from "./tensor.ts";
+import type { NestedArray, Tensor } from "./tensor.ts";
 
 /** Options for creating a tensor. */
 export interface CreateOptions {

@@ -29,9 +29,9 @@ import type { DType, Shape, TypedArray } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
 
 /** A recorded op on the tape. */
-export interface Node {
+export interface TapeNode {
   /** Op name (for messages). */
-  readonly op: OpName;
+  readonly op: string;
   /** The op declaration. */
   readonly def: OpDef<unknown>;
   /** The input tensors (for routing gradients; data not held). */
@@ -251,7 +251,7 @@ export function tidy<T>(fn: () => T): T {
 }
 
 /** Drops one reference to a node; at zero frees its saved tensors. */
-export function releaseNode(node: Node): void {
+export function releaseNode(node: TapeNode): void {
   if (--node.refs > 0) return;
   freeSaved(node);
   for (let i = 0; i < node.inputs.length; i++) {
@@ -261,7 +261,7 @@ export function releaseNode(node: Node): void {
 }
 
 /** Frees the tensors a node saved for its gradient rule. */
-export function freeSaved(node: Node): void {
+export function freeSaved(node: TapeNode): void {
   node.released = true;
   for (const t of node.saved) t?.dispose();
   node.savedOut?.dispose();
@@ -321,7 +321,7 @@ export function apply<K extends OpName>(
   if (state.gradEnabled && def.grad && inputs.some(needsGrad)) {
     const needs = inputs.map(needsGrad);
     const save = def.saveInputs ?? false;
-    const node: Node = {
+    const node: TapeNode = {
       op: name,
       def: def as OpDef<unknown>,
       inputs,

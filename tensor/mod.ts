@@ -15,7 +15,21 @@
  * @module
  */
 
-export type { Backend, BackendName, MemoryStats } from "./backend.ts";
+export {
+  type Backend,
+  type BackendName,
+  CpuBackend,
+  type MemoryStats,
+  Storage,
+  WebGpuBackend,
+} from "./backend.ts";
+export type {
+  GpuPlan,
+  GradCtx,
+  KernelArgs,
+  OpDef,
+  TensorInfo,
+} from "./ops/types.ts";
 export {
   type BackendChoice,
   currentBackend,
@@ -29,6 +43,7 @@ export {
   rngState,
   setRngState,
   sync,
+  type TapeNode,
   tidy,
   webgpuBackend,
 } from "./engine.ts";

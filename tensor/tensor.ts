@@ -11,9 +11,9 @@ import type { BackendName } from "./backend.ts";
 import {
   apply,
   constant,
-  type Node,
   readAll,
   releaseNode,
+  type TapeNode,
   track,
 } from "./engine.ts";
 import type {
@@ -61,7 +61,7 @@ export class Tensor {
   /** Refcounted data (shared by views). */
   storage: Storage;
   /** The tape node that produced this tensor (null for leaves). */
-  node: Node | null = null;
+  node: TapeNode | null = null;
   /** Whether gradients are accumulated into `.grad` (leaves only). */
   requiresGrad: boolean;
   /** Accumulated gradient, filled by `backward()`. */

@@ -18,7 +18,6 @@ import {
   sameShape,
   type Shape,
   sizeOf,
-  stridesOf,
   type TypedArray,
 } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";

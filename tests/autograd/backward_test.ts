@@ -77,7 +77,7 @@ testBackends(
   },
 );
 
-testBackends("a deep composite matches finite differences", async () => {
+testBackends("a deep composite matches finite differences", () => {
   const r = gradcheck(
     (x, w) => x.mul(w).tanh().exp().log().sigmoid().mul(x).sum(),
     [
