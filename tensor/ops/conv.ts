@@ -134,7 +134,11 @@ function inferConvT(inputs: TensorInfo[], a: ConvTransposeAttrs) {
       a.outputPadding[i] >= a.stride[i] && a.outputPadding[i] >= a.dilation[i]
     ) {
       throw new Error(
-        `${op}: outputPadding [${a.outputPadding.join(", ")}] must be smaller than stride [${a.stride.join(", ")}] or dilation [${a.dilation.join(", ")}]`,
+        `${op}: outputPadding [${
+          a.outputPadding.join(", ")
+        }] must be smaller than stride [${a.stride.join(", ")}] or dilation [${
+          a.dilation.join(", ")
+        }]`,
       );
     }
   }

@@ -224,9 +224,9 @@ export const movementOps = {
       const r = x.shape.length;
       if (a.begin.length !== r || a.size.length !== r) {
         throw new Error(
-          `slice: begin ${fmt(a.begin)} and size ${fmt(a.size)} must have ${r} entries for input ${
-            fmt(x.shape)
-          }`,
+          `slice: begin ${fmt(a.begin)} and size ${
+            fmt(a.size)
+          } must have ${r} entries for input ${fmt(x.shape)}`,
         );
       }
       x.shape.forEach((d, i) => {
