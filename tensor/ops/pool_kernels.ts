@@ -1,10 +1,32 @@
 /**
- * Pooling kernels (CPU reference and WGSL).
+ * Pooling kernels: the CPU references and the WebGPU plans for arg-pooling,
+ * the gather by pooling indices, unpooling (its adjoint), and average pooling
+ * with its adjoint. The WGSL lives in `gpu/shaders/pool.ts`.
+ *
+ * Indices are flat positions ih * W + iw within each input plane. Unpooling
+ * assumes, as PyTorch's `max_unpool2d` does, that each index comes from a
+ * pooling with the same geometry, so it lies inside its own window: both
+ * backends drop indices that do not (the GPU kernel only visits the windows
+ * that contain a position). Overlapping windows that pick the same position
+ * add up, which makes `unpool` the exact adjoint of `poolGather`.
+ *
+ * CPU kernels also run in float64 mode (a Float64Array behind the Float32Array
+ * type) for gradient checks, so they never round to float32.
  *
  * @module
  */
 
-import type { TypedArray } from "../shape.ts";
+import {
+  avgPoolGradSource,
+  avgPoolSource,
+  poolArgSource,
+  poolGatherSource,
+  type PoolGeometry,
+  poolUniforms,
+  unpoolSource,
+} from "../../gpu/shaders/pool.ts";
+import { grid1d, WG_SIZE } from "../../gpu/shaders/common.ts";
+import { sizeOf, type TypedArray } from "../shape.ts";
 import type { GpuPlan, KernelArgs } from "./types.ts";
 import type {
   AvgPoolAttrs,
@@ -14,67 +36,269 @@ import type {
   UnpoolAttrs,
 } from "./pool.ts";
 
-const todo = (name: string): never => {
-  throw new Error(`${name}: kernel not implemented yet`);
-};
+/** Plane sizes of a pooling: `planes` planes of h x w pooled to ho x wo. */
+interface Dims {
+  planes: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+}
 
-/** CPU arg-pool. */
+const dims = (big: readonly number[], small: readonly number[]): Dims => ({
+  planes: big[0] * big[1],
+  h: big[2],
+  w: big[3],
+  ho: small[2],
+  wo: small[3],
+});
+
+/** Input range [lo, hi) covered by window `o` along one axis. */
+function span(
+  o: number,
+  k: number,
+  s: number,
+  pad: number,
+  size: number,
+): [number, number] {
+  const start = o * s - pad;
+  return [Math.max(start, 0), Math.min(start + k, size)];
+}
+
+function geometry(n: number, d: Dims, a: PoolAttrs): PoolGeometry {
+  return {
+    n,
+    inSize: [d.h, d.w],
+    outSize: [d.ho, d.wo],
+    kernel: a.kernel,
+    stride: a.stride,
+    padding: a.padding,
+  };
+}
+
+function plan(
+  key: string,
+  source: () => string,
+  n: number,
+  d: Dims,
+  a: PoolAttrs,
+): GpuPlan[] {
+  return [{
+    kernel: { key: `${key}:wg${WG_SIZE}`, source },
+    uniforms: poolUniforms(geometry(n, d, a)),
+    workgroups: grid1d(n),
+  }];
+}
+
+/**
+ * CPU arg-pool: int32 flat index of each window's max (or min) in its input
+ * plane; padding is never selected and ties keep the first position in
+ * row-major window order.
+ */
 export function poolArgCpu(
-  _i: TypedArray[],
-  _o: TypedArray,
-  _a: KernelArgs<PoolArgAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<PoolArgAttrs>,
 ): void {
-  todo("poolArg");
+  const x = ins[0];
+  const { kernel: k, stride: s, padding: p, mode } = args.attrs;
+  const d = dims(args.inShapes[0], args.outShape);
+  const sign = mode === "max" ? 1 : -1;
+  let i = 0;
+  for (let plane = 0; plane < d.planes; plane++) {
+    const base = plane * d.h * d.w;
+    for (let oh = 0; oh < d.ho; oh++) {
+      const [r0, r1] = span(oh, k[0], s[0], p[0], d.h);
+      for (let ow = 0; ow < d.wo; ow++) {
+        const [c0, c1] = span(ow, k[1], s[1], p[1], d.w);
+        let arg = r0 * d.w + c0;
+        let best = sign * x[base + arg];
+        for (let r = r0; r < r1; r++) {
+          for (let c = c0; c < c1; c++) {
+            const q = r * d.w + c;
+            const v = sign * x[base + q];
+            if (v > best) {
+              best = v;
+              arg = q;
+            }
+          }
+        }
+        out[i++] = arg;
+      }
+    }
+  }
 }
-/** GPU arg-pool. */
-export function poolArgGpu(_a: KernelArgs<PoolArgAttrs>): GpuPlan[] {
-  return todo("poolArg");
+
+/** GPU arg-pool (one thread per pooled element). */
+export function poolArgGpu(args: KernelArgs<PoolArgAttrs>): GpuPlan[] {
+  const mode = args.attrs.mode;
+  return plan(
+    `pool:arg:${mode}`,
+    () => poolArgSource(mode),
+    sizeOf(args.outShape),
+    dims(args.inShapes[0], args.outShape),
+    args.attrs,
+  );
 }
-/** CPU pool gather. */
+
+/**
+ * CPU pool gather: out[n, c, o] = x[n, c, idx[n, c, o]] with plane-local
+ * indices; an index outside the plane gives 0.
+ */
 export function poolGatherCpu(
-  _i: TypedArray[],
-  _o: TypedArray,
-  _a: KernelArgs<PoolAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<PoolAttrs>,
 ): void {
-  todo("poolGather");
+  const [x, idx] = ins;
+  const d = dims(args.inShapes[0], args.outShape);
+  const hw = d.h * d.w;
+  const per = d.ho * d.wo;
+  for (let i = 0; i < out.length; i++) {
+    const q = idx[i];
+    if (q >= 0 && q < hw) out[i] = x[Math.floor(i / per) * hw + q];
+  }
 }
-/** GPU pool gather. */
-export function poolGatherGpu(_a: KernelArgs<PoolAttrs>): GpuPlan[] {
-  return todo("poolGather");
+
+/** GPU pool gather (one thread per pooled element). */
+export function poolGatherGpu(args: KernelArgs<PoolAttrs>): GpuPlan[] {
+  return plan(
+    "pool:gather",
+    poolGatherSource,
+    sizeOf(args.outShape),
+    dims(args.inShapes[0], args.outShape),
+    args.attrs,
+  );
 }
-/** CPU unpool. */
+
+/**
+ * CPU unpool: scatter-adds z[n, c, o] at idx[n, c, o] in an outSize plane of
+ * zeros (indices outside their window are dropped, as on the GPU).
+ */
 export function unpoolCpu(
-  _i: TypedArray[],
-  _o: TypedArray,
-  _a: KernelArgs<UnpoolAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<UnpoolAttrs>,
 ): void {
-  todo("unpool");
+  const [z, idx] = ins;
+  const { kernel: k, stride: s, padding: p } = args.attrs;
+  const d = dims(args.outShape, args.inShapes[0]);
+  let i = 0;
+  for (let plane = 0; plane < d.planes; plane++) {
+    const base = plane * d.h * d.w;
+    for (let oh = 0; oh < d.ho; oh++) {
+      const [r0, r1] = span(oh, k[0], s[0], p[0], d.h);
+      for (let ow = 0; ow < d.wo; ow++, i++) {
+        const [c0, c1] = span(ow, k[1], s[1], p[1], d.w);
+        const q = idx[i];
+        const r = Math.floor(q / d.w);
+        const c = q - r * d.w;
+        if (r >= r0 && r < r1 && c >= c0 && c < c1) out[base + q] += z[i];
+      }
+    }
+  }
 }
-/** GPU unpool. */
-export function unpoolGpu(_a: KernelArgs<UnpoolAttrs>): GpuPlan[] {
-  return todo("unpool");
+
+/** GPU unpool in gather form (one thread per unpooled element, no atomics). */
+export function unpoolGpu(args: KernelArgs<UnpoolAttrs>): GpuPlan[] {
+  return plan(
+    "pool:unpool",
+    unpoolSource,
+    sizeOf(args.outShape),
+    dims(args.outShape, args.inShapes[0]),
+    args.attrs,
+  );
 }
-/** CPU average pool. */
+
+/** Divisor of window (oh, ow): kh * kw, or its count of unpadded positions. */
+function divisor(
+  includePad: boolean,
+  a: PoolAttrs,
+  rows: [number, number],
+  cols: [number, number],
+): number {
+  return includePad
+    ? a.kernel[0] * a.kernel[1]
+    : (rows[1] - rows[0]) * (cols[1] - cols[0]);
+}
+
+/**
+ * CPU average pool; padding counts as zeros, and in the divisor only when
+ * `countIncludePad` is set (as PyTorch).
+ */
 export function avgPoolCpu(
-  _i: TypedArray[],
-  _o: TypedArray,
-  _a: KernelArgs<AvgPoolAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<AvgPoolAttrs>,
 ): void {
-  todo("avgPool2d");
+  const x = ins[0];
+  const a = args.attrs;
+  const d = dims(args.inShapes[0], args.outShape);
+  let i = 0;
+  for (let plane = 0; plane < d.planes; plane++) {
+    const base = plane * d.h * d.w;
+    for (let oh = 0; oh < d.ho; oh++) {
+      const rows = span(oh, a.kernel[0], a.stride[0], a.padding[0], d.h);
+      for (let ow = 0; ow < d.wo; ow++) {
+        const cols = span(ow, a.kernel[1], a.stride[1], a.padding[1], d.w);
+        let acc = 0;
+        for (let r = rows[0]; r < rows[1]; r++) {
+          for (let c = cols[0]; c < cols[1]; c++) acc += x[base + r * d.w + c];
+        }
+        out[i++] = acc / divisor(a.countIncludePad, a, rows, cols);
+      }
+    }
+  }
 }
-/** GPU average pool. */
-export function avgPoolGpu(_a: KernelArgs<AvgPoolAttrs>): GpuPlan[] {
-  return todo("avgPool2d");
+
+/** GPU average pool (one thread per pooled element). */
+export function avgPoolGpu(args: KernelArgs<AvgPoolAttrs>): GpuPlan[] {
+  const inc = args.attrs.countIncludePad;
+  return plan(
+    `pool:avg:${inc ? "incl" : "excl"}`,
+    () => avgPoolSource(inc),
+    sizeOf(args.outShape),
+    dims(args.inShapes[0], args.outShape),
+    args.attrs,
+  );
 }
-/** CPU average-pool backward. */
+
+/**
+ * CPU average-pool backward: spreads g[n, c, o] / divisor(o) over window o of
+ * an inSize plane of zeros (the adjoint of `avgPoolCpu`).
+ */
 export function avgPoolGradCpu(
-  _i: TypedArray[],
-  _o: TypedArray,
-  _a: KernelArgs<AvgPoolGradAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<AvgPoolGradAttrs>,
 ): void {
-  todo("avgPool2dGrad");
+  const g = ins[0];
+  const a = args.attrs;
+  const d = dims(args.outShape, args.inShapes[0]);
+  let i = 0;
+  for (let plane = 0; plane < d.planes; plane++) {
+    const base = plane * d.h * d.w;
+    for (let oh = 0; oh < d.ho; oh++) {
+      const rows = span(oh, a.kernel[0], a.stride[0], a.padding[0], d.h);
+      for (let ow = 0; ow < d.wo; ow++) {
+        const cols = span(ow, a.kernel[1], a.stride[1], a.padding[1], d.w);
+        const v = g[i++] / divisor(a.countIncludePad, a, rows, cols);
+        for (let r = rows[0]; r < rows[1]; r++) {
+          for (let c = cols[0]; c < cols[1]; c++) out[base + r * d.w + c] += v;
+        }
+      }
+    }
+  }
 }
-/** GPU average-pool backward. */
-export function avgPoolGradGpu(_a: KernelArgs<AvgPoolGradAttrs>): GpuPlan[] {
-  return todo("avgPool2dGrad");
+
+/** GPU average-pool backward in gather form (one thread per input element). */
+export function avgPoolGradGpu(args: KernelArgs<AvgPoolGradAttrs>): GpuPlan[] {
+  const inc = args.attrs.countIncludePad;
+  return plan(
+    `pool:avggrad:${inc ? "incl" : "excl"}`,
+    () => avgPoolGradSource(inc),
+    sizeOf(args.outShape),
+    dims(args.outShape, args.inShapes[0]),
+    args.attrs,
+  );
 }
