@@ -80,7 +80,9 @@ function checkPool(op: string, x: TensorInfo, a: PoolAttrs): [number, number] {
     checkNonNegInt(op, "padding", a.padding[i]);
     if (2 * a.padding[i] > a.kernel[i]) {
       throw new Error(
-        `${op}: padding ${fmt(a.padding)} must be at most half the kernel ${fmt(a.kernel)}`,
+        `${op}: padding ${fmt(a.padding)} must be at most half the kernel ${
+          fmt(a.kernel)
+        }`,
       );
     }
   }
@@ -122,8 +124,9 @@ export const poolOps = {
   poolArg: {
     infer(inputs, a) {
       const x = inputs[0];
-      needFloat("maxPool2d", x);
-      const [ho, wo] = checkPool("maxPool2d", x, a);
+      const op = a.mode === "min" ? "minPool2d" : "maxPool2d";
+      needFloat(op, x);
+      const [ho, wo] = checkPool(op, x, a);
       return {
         shape: [x.shape[0], x.shape[1], ho, wo] as Shape,
         dtype: "int32",
@@ -163,9 +166,9 @@ export const poolOps = {
       const [ho, wo] = checkPool("maxUnpool2d", out, a);
       if (z.shape.length !== 4 || z.shape[2] !== ho || z.shape[3] !== wo) {
         throw new Error(
-          `maxUnpool2d: input ${
-            fmt(z.shape)
-          } does not pool from output size ${fmt(a.outSize)} with kernel ${fmt(a.kernel)} stride ${fmt(a.stride)}`,
+          `maxUnpool2d: input ${fmt(z.shape)} does not pool from output size ${
+            fmt(a.outSize)
+          } with kernel ${fmt(a.kernel)} stride ${fmt(a.stride)}`,
         );
       }
       needIndices("maxUnpool2d", z, idx);
@@ -206,9 +209,9 @@ export const poolOps = {
       const [ho, wo] = checkPool("avgPool2dGrad", x, a);
       if (g.shape[2] !== ho || g.shape[3] !== wo) {
         throw new Error(
-          `avgPool2dGrad: gradient ${
-            fmt(g.shape)
-          } does not match input size ${fmt(a.inSize)}`,
+          `avgPool2dGrad: gradient ${fmt(g.shape)} does not match input size ${
+            fmt(a.inSize)
+          }`,
         );
       }
       return x;
