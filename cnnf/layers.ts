@@ -1,0 +1,329 @@
+/**
+ * CNN-F feedback layers. Each has `forward` (bottom-up) and `feedback`
+ * (top-down, never called `backward`: that word belongs to autograd), and
+ * the stateful ones keep latent variables chosen in one pass for the other
+ * (ReLU masks, pooling indices and signs), cleared by `reset()`.
+ *
+ * Latent tensors are held outside any `tidy` scope and freed on `reset()`
+ * or when replaced. Masks and indices are constants for autograd; the
+ * `hidden` signals stay on the tape, so gradients flow through the feedback
+ * path as in the PyTorch reference.
+ *
+ * @module
+ */
+
+import { zeros } from "../tensor/creation.ts";
+import { keep, tidy } from "../tensor/engine.ts";
+import {
+  avgPool2d,
+  conv2d,
+  convTranspose2d,
+  maxPool2dWithIndices,
+  maxUnpool2d,
+  minPool2dWithIndices,
+  upsampleNearest,
+} from "../tensor/functional.ts";
+import { fmt } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { kaimingUniform_, normal_ } from "../nn/init.ts";
+import { Module } from "../nn/module.ts";
+
+/** A layer with a bottom-up and a top-down pass. */
+export interface FeedbackLayer {
+  /** Bottom-up pass. */
+  forward(x: Tensor): Tensor;
+  /** Top-down pass. */
+  feedback(z: Tensor): Tensor;
+}
+
+/** Holds a tensor outside every scope (a view that shares its data). */
+function hold(t: Tensor): Tensor {
+  return keep(t.reshape(t.shape));
+}
+
+/** Replaces a held tensor, freeing the previous one. */
+function swap(old: Tensor | null, next: Tensor | null): Tensor | null {
+  old?.dispose();
+  return next;
+}
+
+/** Holder of a convolution weight, named `conv` in state dicts. */
+export class ConvWeight extends Module {
+  /** Weight [out, in, kh, kw]. */
+  weight: Tensor;
+  /**
+   * Wraps a weight tensor as a parameter.
+   * @param weight The weight.
+   */
+  constructor(weight: Tensor) {
+    super();
+    this.weight = this.param(weight);
+  }
+}
+
+/**
+ * Conv2d with a tied transposed convolution for feedback: one parameter,
+ * so the gradients of both passes add up.
+ */
+export class FbConv2d extends Module implements FeedbackLayer {
+  /** The weight holder (`<name>.conv.weight`). */
+  readonly conv: ConvWeight;
+  /** Stride. */
+  readonly stride: number;
+  /** Padding. */
+  readonly padding: number;
+  /**
+   * Creates the layer; weight ~ N(0, 2 / (k*k*out)) as the reference.
+   * @param inCh Input channels.
+   * @param outCh Output channels.
+   * @param k Kernel size.
+   * @param o stride (default 1), padding (default 0).
+   */
+  constructor(
+    inCh: number,
+    outCh: number,
+    k: number,
+    o: { stride?: number; padding?: number } = {},
+  ) {
+    super();
+    this.stride = o.stride ?? 1;
+    this.padding = o.padding ?? 0;
+    this.conv = new ConvWeight(
+      normal_(zeros([outCh, inCh, k, k]), 0, Math.sqrt(2 / (k * k * outCh))),
+    );
+  }
+  /** The weight. */
+  get weight(): Tensor {
+    return this.conv.weight;
+  }
+  /** conv2d. */
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, {
+      stride: this.stride,
+      padding: this.padding,
+    });
+  }
+  /** conv_transpose2d with the same weight (output_padding 1 when strided). */
+  feedback(z: Tensor): Tensor {
+    return convTranspose2d(z, this.weight, {
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.stride > 1 ? 1 : 0,
+    });
+  }
+}
+
+/** Linear without bias; feedback multiplies by the same weight untransposed. */
+export class FbLinear extends Module implements FeedbackLayer {
+  /** Weight [out, in]. */
+  weight: Tensor;
+  /**
+   * Creates the layer with PyTorch's default Linear initialisation.
+   * @param inF Input features.
+   * @param outF Output features.
+   */
+  constructor(inF: number, outF: number) {
+    super();
+    this.weight = this.param(kaimingUniform_(zeros([outF, inF])));
+  }
+  /** x Wᵀ. */
+  forward(x: Tensor): Tensor {
+    return tidy(() => x.matmul(this.weight.transpose()));
+  }
+  /** z W. */
+  feedback(z: Tensor): Tensor {
+    return z.matmul(this.weight);
+  }
+}
+
+/** A learnable bias added bottom-up and skipped top-down. */
+export class Bias extends Module implements FeedbackLayer {
+  /** Bias, shaped to broadcast: [1, C, 1, 1] or [1, F]. */
+  bias: Tensor;
+  /**
+   * Creates a zero bias.
+   * @param shape [1, C, 1, 1] for feature maps or [1, F] for vectors.
+   */
+  constructor(shape: number[]) {
+    super();
+    this.bias = this.param(zeros(shape));
+  }
+  /** x + b. */
+  forward(x: Tensor): Tensor {
+    return x.add(this.bias);
+  }
+  /** Identity (a copy). */
+  feedback(z: Tensor): Tensor {
+    return z.clone();
+  }
+}
+
+/** x / sqrt(mean over H, W of x² + 1e-8), per sample and channel. */
+export function insNorm(x: Tensor): Tensor {
+  if (x.rank !== 4) {
+    throw new Error(`insNorm: input must be [N, C, H, W], got ${fmt(x.shape)}`);
+  }
+  return tidy(() => x.div(x.square().mean([2, 3], true).add(1e-8).sqrt()));
+}
+
+/** Flattens [N, C, H, W] to [N, CHW], remembering the shape for feedback. */
+export class FbFlatten implements FeedbackLayer {
+  #shape: readonly number[] | null = null;
+  /** Flattens. */
+  forward(x: Tensor): Tensor {
+    this.#shape = x.shape;
+    return x.flatten(1);
+  }
+  /** Restores the remembered shape (batch from z). */
+  feedback(z: Tensor): Tensor {
+    if (!this.#shape) {
+      throw new Error("Flatten.feedback: no forward pass to undo");
+    }
+    return z.reshape([z.shape[0], ...this.#shape.slice(1)]);
+  }
+}
+
+/**
+ * AdaReLU with residual updates (the reference's resReLU). forward: with no
+ * hidden signal, mask = x > 0; otherwise x ← x + res (hidden − x) and mask =
+ * x·hidden > 0. Output x·mask. feedback(z): hidden = z, output z·mask.
+ */
+export class AdaReLU implements FeedbackLayer {
+  /** Residual step toward the hidden signal. */
+  readonly res: number;
+  /** Current mask (float 0/1), or null after reset. */
+  mask: Tensor | null = null;
+  /** Current hidden signal, or null after reset. */
+  hidden: Tensor | null = null;
+  /**
+   * Creates the layer.
+   * @param res Residual step (reference 0.1).
+   */
+  constructor(res = 0.1) {
+    this.res = res;
+  }
+  /** Bottom-up pass; sets the mask. */
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      let xx = x;
+      let m: Tensor;
+      if (!this.hidden) m = x.gt(0);
+      else {
+        xx = x.add(this.hidden.sub(x).mul(this.res));
+        m = xx.mul(this.hidden).gt(0);
+      }
+      this.mask = swap(this.mask, hold(m));
+      return xx.mul(m);
+    });
+  }
+  /** Top-down pass; sets hidden. */
+  feedback(z: Tensor): Tensor {
+    if (!this.mask) {
+      throw new Error("AdaReLU.feedback: no forward pass set the mask");
+    }
+    if (z.shape.join() !== this.mask.shape.join()) {
+      throw new Error(
+        `AdaReLU.feedback: input ${fmt(z.shape)} does not match mask ${
+          fmt(this.mask.shape)
+        }`,
+      );
+    }
+    this.hidden = swap(this.hidden, hold(z));
+    return z.mul(this.mask);
+  }
+  /** Clears the latent state. */
+  reset(): void {
+    this.mask = swap(this.mask, null);
+    this.hidden = swap(this.hidden, null);
+  }
+}
+
+/**
+ * AdaPool (2x2 max pooling with feedback). forward: with no hidden signal,
+ * max pool (keeping argmax indices); otherwise pos·maxpool + neg·minpool
+ * with pos = hidden > 0, neg = hidden < 0. feedback(z): hidden = z; unpool z
+ * to the argmax positions, or unpool(z·pos, argmax) + unpool(z·neg, argmin)
+ * once sign masks exist.
+ */
+export class AdaPool implements FeedbackLayer {
+  /** Window (and stride). */
+  readonly kernel: number;
+  /** Argmax indices. */
+  posInd: Tensor | null = null;
+  /** Argmin indices. */
+  negInd: Tensor | null = null;
+  /** hidden > 0 mask. */
+  posState: Tensor | null = null;
+  /** hidden < 0 mask. */
+  negState: Tensor | null = null;
+  /** The feedback signal. */
+  hidden: Tensor | null = null;
+  #inShape: readonly number[] | null = null;
+  /**
+   * Creates the layer.
+   * @param kernel Window size and stride (reference 2).
+   */
+  constructor(kernel = 2) {
+    this.kernel = kernel;
+  }
+  /** Bottom-up pass. */
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      const opts = { kernelSize: this.kernel };
+      if (!this.#inShape || !this.hidden) this.#inShape = x.shape;
+      const mx = maxPool2dWithIndices(x, opts);
+      this.posInd = swap(this.posInd, keep(mx.indices));
+      if (!this.hidden) return mx.output;
+      const mn = minPool2dWithIndices(x, opts);
+      this.negInd = swap(this.negInd, keep(mn.indices));
+      this.posState = swap(this.posState, hold(this.hidden.gt(0)));
+      this.negState = swap(this.negState, hold(this.hidden.lt(0)));
+      return this.posState!.mul(mx.output).add(this.negState!.mul(mn.output));
+    });
+  }
+  /** Top-down pass. */
+  feedback(z: Tensor): Tensor {
+    if (!this.posInd || !this.#inShape) {
+      throw new Error("AdaPool.feedback: no forward pass set the indices");
+    }
+    this.hidden = swap(this.hidden, hold(z));
+    const size: [number, number] = [this.#inShape[2], this.#inShape[3]];
+    const opts = { kernelSize: this.kernel, outputSize: size };
+    return tidy(() => {
+      if (!this.posState || !this.negState) {
+        return maxUnpool2d(z, this.posInd!, opts);
+      }
+      return maxUnpool2d(z.mul(this.posState), this.posInd!, opts)
+        .add(maxUnpool2d(z.mul(this.negState), this.negInd!, opts));
+    });
+  }
+  /** Clears the latent state. */
+  reset(): void {
+    for (
+      const k of ["posInd", "negInd", "posState", "negState", "hidden"] as const
+    ) {
+      this[k] = swap(this[k], null);
+    }
+  }
+}
+
+/** Average pooling bottom-up, nearest upsampling top-down. */
+export class FbAvgPool implements FeedbackLayer {
+  /** Window, stride and upsampling factor. */
+  readonly kernel: number;
+  /**
+   * Creates the layer.
+   * @param kernel Window size (and upsampling factor).
+   */
+  constructor(kernel: number) {
+    this.kernel = kernel;
+  }
+  /** Average pool. */
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, { kernelSize: this.kernel });
+  }
+  /** Nearest upsample. */
+  feedback(z: Tensor): Tensor {
+    return upsampleNearest(z, this.kernel);
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Optimizers with PyTorch's update rules (SGD with momentum, dampening,
+ * weight decay and Nesterov; Adam with bias correction) and global gradient
+ * norm clipping. Updates run on the device; nothing is read back.
+ *
+ * @module
+ */
+
+import { keep, tidy } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+
+/** Common optimizer surface (also what LR schedules drive). */
+export abstract class Optimizer {
+  /** The parameters updated. */
+  readonly params: Tensor[];
+  /** Current learning rate. */
+  lr: number;
+  /** Steps taken. */
+  stepCount = 0;
+
+  /**
+   * Creates the optimizer.
+   * @param params Parameters (duplicates are dropped).
+   * @param lr Learning rate.
+   */
+  constructor(params: Tensor[], lr: number) {
+    if (!(lr >= 0)) throw new Error(`optimizer: lr must be >= 0, got ${lr}`);
+    this.params = [...new Set(params)];
+    this.lr = lr;
+  }
+
+  /** Applies one update from the parameters' `.grad`. */
+  abstract step(): void;
+
+  /** Frees every parameter's gradient. */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Per-parameter state tensors by name (for checkpoints). */
+  abstract stateTensors(): Record<string, (Tensor | null)[]>;
+
+  /** Restores state saved by `stateTensors` (takes ownership). */
+  abstract loadStateTensors(s: Record<string, (Tensor | null)[]>): void;
+}
+
+/** Options of `SGD`. */
+export interface SGDOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Momentum factor (default 0). */
+  momentum?: number;
+  /** Dampening of momentum (default 0). */
+  dampening?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+  /** Nesterov momentum (default false). */
+  nesterov?: boolean;
+}
+
+/** Stochastic gradient descent, exactly as torch.optim.SGD. */
+export class SGD extends Optimizer {
+  /** Momentum factor. */
+  readonly momentum: number;
+  /** Dampening. */
+  readonly dampening: number;
+  /** Weight decay. */
+  readonly weightDecay: number;
+  /** Nesterov flag. */
+  readonly nesterov: boolean;
+  #buf: (Tensor | null)[];
+
+  /**
+   * Creates the optimizer.
+   * @param params Parameters.
+   * @param o Hyper-parameters.
+   */
+  constructor(params: Tensor[], o: SGDOptions) {
+    super(params, o.lr);
+    this.momentum = o.momentum ?? 0;
+    this.dampening = o.dampening ?? 0;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.nesterov = o.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new Error("SGD: nesterov needs momentum > 0 and dampening 0");
+    }
+    this.#buf = this.params.map(() => null);
+  }
+
+  /** One SGD step. */
+  step(): void {
+    this.stepCount++;
+    tidy(() => {
+      this.params.forEach((p, i) => {
+        if (!p.grad) return;
+        let g = p.grad;
+        if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
+        if (this.momentum) {
+          const old = this.#buf[i];
+          const buf = old
+            ? old.mul(this.momentum).add(g.mul(1 - this.dampening))
+            : g.clone();
+          old?.dispose();
+          this.#buf[i] = keep(buf);
+          g = this.nesterov ? g.add(buf.mul(this.momentum)) : buf;
+        }
+        p.assign(p.sub(g.mul(this.lr)));
+      });
+    });
+  }
+
+  /** Momentum buffers. */
+  stateTensors(): Record<string, (Tensor | null)[]> {
+    return { momentum: this.#buf };
+  }
+
+  /** Restores momentum buffers. */
+  loadStateTensors(s: Record<string, (Tensor | null)[]>): void {
+    const m = s.momentum ?? [];
+    if (m.length !== this.params.length) {
+      throw new Error(
+        `SGD: state has ${m.length} buffers for ${this.params.length} parameters`,
+      );
+    }
+    this.#buf.forEach((b) => b?.dispose());
+    this.#buf = m.map((t) => (t ? keep(t) : null));
+  }
+}
+
+/** Options of `Adam`. */
+export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  /** Coefficients for the running averages (default [0.9, 0.999]). */
+  betas?: [number, number];
+  /** Denominator term (default 1e-8). */
+  eps?: number;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** Adam, exactly as torch.optim.Adam (L2 weight decay, not AdamW). */
+export class Adam extends Optimizer {
+  /** Running-average coefficients. */
+  readonly betas: [number, number];
+  /** Denominator term. */
+  readonly eps: number;
+  /** Weight decay. */
+  readonly weightDecay: number;
+  #m: (Tensor | null)[];
+  #v: (Tensor | null)[];
+
+  /**
+   * Creates the optimizer.
+   * @param params Parameters.
+   * @param o Hyper-parameters.
+   */
+  constructor(params: Tensor[], o: AdamOptions = {}) {
+    super(params, o.lr ?? 1e-3);
+    this.betas = o.betas ?? [0.9, 0.999];
+    this.eps = o.eps ?? 1e-8;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.#m = this.params.map(() => null);
+    this.#v = this.params.map(() => null);
+  }
+
+  /** One Adam step. */
+  step(): void {
+    this.stepCount++;
+    const [b1, b2] = this.betas;
+    const t = this.stepCount;
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    tidy(() => {
+      this.params.forEach((p, i) => {
+        if (!p.grad) return;
+        let g = p.grad;
+        if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
+        const m0 = this.#m[i];
+        const v0 = this.#v[i];
+        const m = m0 ? m0.mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
+        const v = v0
+          ? v0.mul(b2).add(g.mul(g).mul(1 - b2))
+          : g.mul(g).mul(1 - b2);
+        m0?.dispose();
+        v0?.dispose();
+        this.#m[i] = keep(m);
+        this.#v[i] = keep(v);
+        const denom = v.sqrt().div(Math.sqrt(bc2)).add(this.eps);
+        p.assign(p.sub(m.div(denom).mul(this.lr / bc1)));
+      });
+    });
+  }
+
+  /** First and second moments. */
+  stateTensors(): Record<string, (Tensor | null)[]> {
+    return { m: this.#m, v: this.#v };
+  }
+
+  /** Restores the moments. */
+  loadStateTensors(s: Record<string, (Tensor | null)[]>): void {
+    for (const k of ["m", "v"]) {
+      if ((s[k] ?? []).length !== this.params.length) {
+        throw new Error(
+          `Adam: state '${k}' does not match ${this.params.length} parameters`,
+        );
+      }
+    }
+    this.#m.forEach((b) => b?.dispose());
+    this.#v.forEach((b) => b?.dispose());
+    this.#m = s.m.map((x) => (x ? keep(x) : null));
+    this.#v = s.v.map((x) => (x ? keep(x) : null));
+  }
+}
+
+/**
+ * Scales all gradients so their global L2 norm is at most `maxNorm`
+ * (torch.nn.utils.clip_grad_norm_: coefficient min(1, max/(norm+1e-6))).
+ * Returns the norm before clipping as a scalar tensor (no readback).
+ */
+export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
+  const ps = [...new Set(params)].filter((p) => p.grad);
+  return tidy(() => {
+    if (ps.length === 0) {
+      throw new Error("clipGradNorm: no parameter has a gradient");
+    }
+    let sq = ps[0].grad!.square().sum();
+    for (const p of ps.slice(1)) sq = sq.add(p.grad!.square().sum());
+    const norm = sq.sqrt();
+    const coef = norm.add(1e-6).pow(-1).mul(maxNorm).minimum(1);
+    for (const p of ps) {
+      const g = keep(p.grad!.mul(coef));
+      p.grad!.dispose();
+      p.grad = g;
+    }
+    return norm;
+  });
+}

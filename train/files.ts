@@ -1,0 +1,57 @@
+/**
+ * File I/O for checkpoints: atomic writes (temporary file in the same
+ * folder, then rename) and safetensors files read and written by path, with
+ * errors that name the path.
+ *
+ * @module
+ */
+
+import {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+} from "../nn/safetensors.ts";
+
+/** Writes bytes atomically: a crash leaves the old file or the new one. */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads a file, with an error naming the path when it is missing. */
+export async function readFileNamed(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`file not found: ${path}`);
+    }
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Saves tensors as a safetensors file, atomically. */
+export async function saveSafetensors(
+  path: string,
+  tensors: Record<string, HostTensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Loads a safetensors file; errors name the path and the key. */
+export async function loadSafetensors(
+  path: string,
+): Promise<DecodedSafetensors> {
+  return decodeSafetensors(await readFileNamed(path), path);
+}
