@@ -167,9 +167,8 @@ export class CNNF extends CNNFBase {
     });
   }
 
-  /** Clears every AdaReLU and AdaPool. */
-  reset(): void {
-    this.relus.forEach((r) => r.reset());
-    this.pools.forEach((p) => p.reset());
+  /** The AdaReLUs and AdaPools. */
+  latentLayers(): (AdaReLU | AdaPool)[] {
+    return [...this.relus, ...this.pools];
   }
 }

@@ -41,6 +41,13 @@ function hold(t: Tensor): Tensor {
   return keep(t.reshape(t.shape));
 }
 
+/** Latent tensors of one layer, by field name. */
+export type LatentSnapshot = Record<string, Tensor | null | readonly number[]>;
+
+function copyRef(t: Tensor | null): Tensor | null {
+  return t && !t.disposed ? hold(t) : null;
+}
+
 /** Replaces a held tensor, freeing the previous one. */
 function swap(old: Tensor | null, next: Tensor | null): Tensor | null {
   old?.dispose();
@@ -236,6 +243,15 @@ export class AdaReLU implements FeedbackLayer {
     this.mask = swap(this.mask, null);
     this.hidden = swap(this.hidden, null);
   }
+  /** A snapshot of the latent state (views that share the data). */
+  snapshot(): LatentSnapshot {
+    return { mask: copyRef(this.mask), hidden: copyRef(this.hidden) };
+  }
+  /** Restores a snapshot (taking ownership of its tensors). */
+  restore(s: LatentSnapshot): void {
+    this.mask = swap(this.mask, (s.mask as Tensor | null) ?? null);
+    this.hidden = swap(this.hidden, (s.hidden as Tensor | null) ?? null);
+  }
 }
 
 /**
@@ -299,11 +315,20 @@ export class AdaPool implements FeedbackLayer {
   }
   /** Clears the latent state. */
   reset(): void {
-    for (
-      const k of ["posInd", "negInd", "posState", "negState", "hidden"] as const
-    ) {
-      this[k] = swap(this[k], null);
+    for (const k of POOL_STATE) this[k] = swap(this[k], null);
+  }
+  /** A snapshot of the latent state (views that share the data). */
+  snapshot(): LatentSnapshot {
+    const s: LatentSnapshot = { inShape: this.#inShape };
+    for (const k of POOL_STATE) s[k] = copyRef(this[k]);
+    return s;
+  }
+  /** Restores a snapshot (taking ownership of its tensors). */
+  restore(s: LatentSnapshot): void {
+    for (const k of POOL_STATE) {
+      this[k] = swap(this[k], (s[k] as Tensor | null) ?? null);
     }
+    this.#inShape = (s.inShape as readonly number[] | null) ?? null;
   }
 }
 
@@ -327,3 +352,11 @@ export class FbAvgPool implements FeedbackLayer {
     return upsampleNearest(z, this.kernel);
   }
 }
+
+const POOL_STATE = [
+  "posInd",
+  "negInd",
+  "posState",
+  "negState",
+  "hidden",
+] as const;

@@ -9,6 +9,7 @@
 import { tidy } from "../tensor/engine.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Module } from "../nn/module.ts";
+import type { AdaPool, AdaReLU, LatentSnapshot } from "./layers.ts";
 
 /** Output of a bottom-up pass. */
 export interface ForwardResult {
@@ -57,8 +58,32 @@ export abstract class CNNFBase extends Module {
   abstract forward(x: Tensor, options?: { first?: boolean }): ForwardResult;
   /** Top-down pass from logits. */
   abstract feedback(logits: Tensor): FeedbackResult;
+  /** Every layer with latent state, in a fixed order. */
+  abstract latentLayers(): (AdaReLU | AdaPool)[];
+
   /** Clears every layer's latent state. */
-  abstract reset(): void;
+  reset(): void {
+    for (const l of this.latentLayers()) l.reset();
+  }
+
+  /**
+   * Snapshots the latent state, so code that runs the model (an attack) can
+   * put it back afterwards with `restoreLatent`.
+   */
+  saveLatent(): LatentSnapshot[] {
+    return this.latentLayers().map((l) => l.snapshot());
+  }
+
+  /** Restores a `saveLatent` snapshot (taking ownership of it). */
+  restoreLatent(s: LatentSnapshot[]): void {
+    const layers = this.latentLayers();
+    if (s.length !== layers.length) {
+      throw new Error(
+        `restoreLatent: snapshot has ${s.length} layers, model ${layers.length}`,
+      );
+    }
+    layers.forEach((l, i) => l.restore(s[i]));
+  }
 
   /**
    * Runs the first pass and `cycles` feedback cycles; returns the logits of

@@ -235,11 +235,11 @@ export class WideResNet extends CNNFBase {
     });
   }
 
-  /** Clears every AdaReLU. */
-  reset(): void {
-    this.relu.reset();
-    for (const g of [this.block1, this.block2, this.block3]) {
-      g.layer.forEach((b) => b.reset());
-    }
+  /** Every AdaReLU. */
+  latentLayers(): AdaReLU[] {
+    const blocks = [this.block1, this.block2, this.block3].flatMap((g) =>
+      g.layer
+    );
+    return [this.relu, ...blocks.flatMap((b) => b.relus)];
   }
 }
