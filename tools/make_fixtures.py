@@ -445,13 +445,13 @@ def train_step(model, clean, adv, labels, prefix, out, sample):
     out[f"{prefix}.loss"] = loss.detach().reshape(1)
     params = canonical_params(model)
     for name, p in params:
-        g = p.grad.detach().flatten()
+        g = p.grad.detach().clone().flatten()
         out[f"{prefix}.grad.{name}"] = g[sample(g.numel())] if sample else g.reshape(p.shape)
     torch.nn.utils.clip_grad_norm_([p for _, p in params], 0.5)
     opt = torch.optim.SGD([p for _, p in params], lr=0.05, momentum=0.9, weight_decay=5e-4)
     opt.step()
     for name, p in params:
-        w = p.detach().flatten()
+        w = p.detach().clone().flatten()
         out[f"{prefix}.step.{name}"] = w[sample(w.numel())] if sample else w.reshape(p.shape)
 
 

@@ -12,7 +12,33 @@ import { at, GROUP_INDEX, MAIN_ARGS } from "./common.ts";
 export type ReduceMode = "sum" | "max" | "min" | "argmax" | "argmin";
 
 /** Threads per reduction workgroup. */
-export const REDUCE_WG = 64;
+export const REDUCE_WG = 256;
+
+/**
+ * Straight-line index decomposition (no loop): Mesa's llvmpipe caps the loop
+ * iterations of one invocation at 65535 in total, and a reduction thread may
+ * visit tens of thousands of elements.
+ */
+function unrolled(
+  rank: string,
+  shape: string,
+  st: string,
+  rem: string,
+  acc: string,
+): string {
+  const lines: string[] = [];
+  for (let k = 7; k >= 0; k--) {
+    lines.push(`    if (${k}u < ${rank}) {
+      let sz${k} = ${at(shape, `${k}u`)};
+      ${acc} += (${rem} % sz${k}) * ${at(st, `${k}u`)};
+      ${rem} = ${rem} / sz${k};
+    }`);
+  }
+  return lines.join("\n");
+}
+
+/** Most elements one reduction output may combine (256 threads x 65535 loop iterations on llvmpipe). */
+export const REDUCE_MAX_COUNT = 256 * 65000;
 
 /** WGSL of a reduction kernel. */
 export function reduceSource(mode: ReduceMode): string {
@@ -23,8 +49,10 @@ export function reduceSource(mode: ReduceMode): string {
     : better === ">"
     ? "bitcast<f32>(0xff800000u)"
     : "bitcast<f32>(0x7f800000u)";
+  // Kahan-compensated accumulation: a thread may add up tens of thousands
+  // of values (a 3M-element gradient norm), where plain f32 sums drift.
   const seq = mode === "sum"
-    ? "acc += v;"
+    ? "let y = v - comp; let t = acc + y; comp = (t - acc) - y; acc = t;"
     : `if (v ${better} acc || (idx < 0 && v == v)) { acc = v; idx = i32(r); }`;
   const comb = mode === "sum" ? "sv[lid] = sv[lid] + sv[lid + s];" : `
       let ov = sv[lid + s];
@@ -61,21 +89,14 @@ fn main(${MAIN_ARGS}) {
   if (o >= p.n_out) { return; }
   var rem = o;
   var base = 0u;
-  for (var d = p.krank; d > 0u; d--) {
-    let sz = ${at("p.kshape", "d - 1u")};
-    base += (rem % sz) * ${at("p.kst", "d - 1u")};
-    rem = rem / sz;
-  }
+${unrolled("p.krank", "p.kshape", "p.kst", "rem", "base")}
   var acc: f32 = ${init};
   var idx: i32 = -1;
+  var comp: f32 = 0.0;
   for (var r = lid; r < p.r_count; r += WG) {
     var rr = r;
     var off = base;
-    for (var d = p.rrank; d > 0u; d--) {
-      let sz = ${at("p.rshape", "d - 1u")};
-      off += (rr % sz) * ${at("p.rst", "d - 1u")};
-      rr = rr / sz;
-    }
+${unrolled("p.rrank", "p.rshape", "p.rst", "rr", "off")}
     let v = x[off];
     ${seq}
   }

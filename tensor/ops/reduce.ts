@@ -8,6 +8,7 @@
 
 import { packUniforms } from "../../gpu/shaders/common.ts";
 import {
+  REDUCE_MAX_COUNT,
   REDUCE_WG,
   type ReduceMode,
   reduceSource,
@@ -72,6 +73,12 @@ function infer(
         `${mode}: cannot reduce empty axis ${ax} of ${fmt(x.shape)}`,
       );
     }
+  }
+  const count = a.axes.reduce((n, ax) => n * x.shape[ax], 1);
+  if (count > REDUCE_MAX_COUNT) {
+    throw new Error(
+      `${mode}: reducing ${count} elements into one output exceeds the kernel limit of ${REDUCE_MAX_COUNT}; reduce in stages`,
+    );
   }
   const arg = mode === "argmax" || mode === "argmin";
   if (arg && a.axes.length !== 1) {

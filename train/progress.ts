@@ -1,0 +1,117 @@
+/**
+ * Terminal rendering of progress events: on a TTY one status line redrawn in
+ * place (with rate and ETA), otherwise plain log lines at a bounded rate.
+ * Library code reports through callbacks; only the CLI creates one of these.
+ *
+ * @module
+ */
+
+/** A progress event from a long-running job. */
+export interface ProgressEvent {
+  /** What is running (e.g. "train cnnf epoch 2/5"). */
+  label: string;
+  /** Units done. */
+  done: number;
+  /** Units in total. */
+  total: number;
+  /** Unit name for the rate (e.g. "img"). */
+  unit?: string;
+  /** Extra fields shown after the bar (e.g. loss, acc). */
+  fields?: Record<string, string | number>;
+}
+
+/** Formats seconds as m:ss or h:mm:ss. */
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) return "?";
+  const s = Math.round(sec);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
+}
+
+/** Renders progress events to stderr. */
+export class ProgressPrinter {
+  #tty: boolean;
+  #last = 0;
+  #start = new Map<string, { t: number; done: number }>();
+  #open = false;
+  #quiet: boolean;
+  #enc = new TextEncoder();
+  /** Minimum seconds between plain lines. */
+  readonly interval: number;
+
+  /**
+   * Creates the printer.
+   * @param o quiet: print nothing; tty: override terminal detection;
+   *   interval: seconds between plain lines (default 10).
+   */
+  constructor(o: { quiet?: boolean; tty?: boolean; interval?: number } = {}) {
+    this.#quiet = o.quiet ?? false;
+    this.#tty = o.tty ?? Deno.stderr.isTerminal();
+    this.interval = o.interval ?? 10;
+  }
+
+  #write(s: string): void {
+    Deno.stderr.writeSync(this.#enc.encode(s));
+  }
+
+  /** Shows a progress event. */
+  update(e: ProgressEvent): void {
+    if (this.#quiet) return;
+    const now = performance.now() / 1000;
+    let st = this.#start.get(e.label);
+    if (!st || e.done < st.done) {
+      this.#start.set(e.label, st = { t: now, done: e.done });
+    }
+    const finished = e.done >= e.total;
+    const minGap = this.#tty ? 0.1 : this.interval;
+    if (!finished && now - this.#last < minGap) return;
+    this.#last = now;
+    const el = now - st.t;
+    const rate = el > 0 ? (e.done - st.done) / el : 0;
+    const eta = rate > 0 ? (e.total - e.done) / rate : NaN;
+    const fields = Object.entries(e.fields ?? {}).map(([k, v]) =>
+      `${k} ${typeof v === "number" ? fmtNum(v) : v}`
+    ).join("  ");
+    const pct = e.total ? Math.floor((100 * e.done) / e.total) : 100;
+    const stats = `${e.done}/${e.total}  ${rate.toFixed(1)} ${
+      e.unit ?? "it"
+    }/s  eta ${formatDuration(eta)}`;
+    if (this.#tty) {
+      const width = 20;
+      const fill = Math.round((width * pct) / 100);
+      let line = `${e.label} [${"#".repeat(fill)}${
+        "-".repeat(width - fill)
+      }] ${pct}%  ${stats}  ${fields}`;
+      try {
+        line = line.slice(0, Deno.consoleSize().columns - 1);
+      } catch { /* not a console */ }
+      this.#write(`\r\x1b[K${line}`);
+      this.#open = true;
+      if (finished) this.done();
+    } else {
+      this.#write(`${e.label}  ${pct}%  ${stats}  ${fields}\n`);
+    }
+  }
+
+  /** Prints a log line (ending any open status line first). */
+  log(line: string): void {
+    if (this.#quiet) return;
+    this.done();
+    this.#write(`${line}\n`);
+  }
+
+  /** Ends the status line. */
+  done(): void {
+    if (this.#open) {
+      this.#write("\n");
+      this.#open = false;
+    }
+  }
+}
+
+function fmtNum(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+}
