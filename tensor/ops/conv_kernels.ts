@@ -1,10 +1,30 @@
 /**
- * Convolution kernels: im2col + blocked GEMM on the CPU, implicit GEMM in
- * WGSL, for conv2d, its transpose and its weight gradient.
+ * Convolution kernels for conv2d, its transpose and its weight gradient.
+ *
+ * On the CPU each image is unfolded (im2col) into a scratch matrix of patches
+ * and multiplied with the blocked GEMM; the transpose multiplies into such a
+ * matrix and folds it back with a scatter-add (col2im). On WebGPU all three
+ * are implicit GEMMs on the tiled template of `gpu/shaders/gemm.ts` (which
+ * also holds their WGSL loaders), gathering the patches on the fly (the
+ * transpose as a gather over the output pixels, so no atomics are needed).
+ *
+ * Names follow conv2d: the "x side" is the image convolved (channels cx,
+ * size hx x wx) and the "y side" its result (cy, hy x wy), whichever of the
+ * two a kernel reads or writes.
  *
  * @module
  */
 
+import {
+  CONV_FIELDS,
+  type ConvField,
+  type ConvKind,
+  convSpec,
+  gemmLaunch,
+  gemmSource,
+  gemmTile,
+  tileKey,
+} from "../../gpu/shaders/gemm.ts";
 import type { TypedArray } from "../shape.ts";
 import type { GpuPlan, KernelArgs } from "./types.ts";
 import type {
@@ -12,48 +32,263 @@ import type {
   ConvTransposeAttrs,
   ConvWeightGradAttrs,
 } from "./conv.ts";
+import { gemmCpu } from "./matmul_kernels.ts";
 
-const todo = (name: string): never => {
-  throw new Error(`${name}: kernel not implemented yet`);
-};
+type Floats = Float32Array | Float64Array;
 
-/** CPU conv2d. */
+/** Geometry of one convolution, from conv2d's point of view. */
+type Geom = Record<ConvField, number>;
+
+/** The geometry of x-side shape `x`, y-side shape `y` and `kernel`. */
+function geom(
+  x: readonly number[],
+  y: readonly number[],
+  kernel: readonly number[],
+  a: ConvAttrs,
+): Geom {
+  const v = [
+    x[0],
+    ...x.slice(1),
+    ...y.slice(1),
+    ...kernel,
+    ...a.stride,
+    ...a.padding,
+    ...a.dilation,
+  ];
+  return Object.fromEntries(CONV_FIELDS.map((f, i) => [f, v[i]])) as Geom;
+}
+
+/** A zeroed scratch array of the same element type as `like`. */
+function scratchLike(like: TypedArray, n: number): Floats {
+  return new (like.constructor as Float32ArrayConstructor)(n);
+}
+
+/**
+ * Output columns [lo, hi) whose tap at kernel column `j` lands inside the
+ * image (iw = iw0 + ow * sw with iw0 = j * dw - pw); the rest read padding.
+ */
+function validCols(g: Geom, j: number): [number, number, number] {
+  const iw0 = j * g.dw - g.pw;
+  const lo = Math.min(g.wy, Math.max(0, Math.ceil(-iw0 / g.sw)));
+  const hi = Math.max(lo, Math.min(g.wy, Math.ceil((g.wx - iw0) / g.sw)));
+  return [iw0, lo, hi];
+}
+
+/**
+ * Unfolds image `x[xOff..]` into the patch matrix `col` [cx*kh*kw, hy*wy]:
+ * row (c, i, j), column (oh, ow) holds x[c, oh*sh-ph+i*dh, ow*sw-pw+j*dw].
+ */
+function im2col(x: Floats, xOff: number, g: Geom, col: Floats): void {
+  const { hx, wx, wy, sw } = g;
+  let o = 0;
+  for (let c = 0; c < g.cx; c++) {
+    for (let i = 0; i < g.kh; i++) {
+      for (let j = 0; j < g.kw; j++) {
+        const [iw0, lo, hi] = validCols(g, j);
+        for (let oh = 0; oh < g.hy; oh++, o += wy) {
+          const ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= hx) {
+            col.fill(0, o, o + wy);
+            continue;
+          }
+          const src = xOff + (c * hx + ih) * wx + iw0;
+          let ow = 0;
+          for (; ow < lo; ow++) col[o + ow] = 0;
+          for (; ow < hi; ow++) col[o + ow] = x[src + ow * sw];
+          for (; ow < wy; ow++) col[o + ow] = 0;
+        }
+      }
+    }
+  }
+}
+
+/** Adds the patch matrix `col` back onto image `out[off..]` (col2im). */
+function col2im(col: Floats, g: Geom, out: Floats, off: number): void {
+  const { hx, wx, wy, sw } = g;
+  let o = 0;
+  for (let c = 0; c < g.cx; c++) {
+    for (let i = 0; i < g.kh; i++) {
+      for (let j = 0; j < g.kw; j++) {
+        const [iw0, lo, hi] = validCols(g, j);
+        for (let oh = 0; oh < g.hy; oh++, o += wy) {
+          const ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= hx) continue;
+          const dst = off + (c * hx + ih) * wx + iw0;
+          for (let ow = lo; ow < hi; ow++) out[dst + ow * sw] += col[o + ow];
+        }
+      }
+    }
+  }
+}
+
+/** Whether the patch matrix of `g` is the image itself (1x1, no stride). */
+const identityPatches = (g: Geom) =>
+  g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
+  g.pw === 0;
+
+/** CPU conv2d: per image, weight [Co, K] @ im2col(x) [K, Ho*Wo]. */
 export function conv2dCpu(
-  _ins: TypedArray[],
-  _out: TypedArray,
-  _args: KernelArgs<ConvAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<ConvAttrs>,
 ): void {
-  todo("conv2d");
+  const [x, w] = ins as Floats[];
+  const g = geom(
+    args.inShapes[0],
+    args.outShape,
+    args.inShapes[1].slice(2),
+    args.attrs,
+  );
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const direct = identityPatches(g);
+  const col = direct ? null : scratchLike(out, k * hw);
+  for (let n = 0; n < g.nb; n++) {
+    const xOff = n * g.cx * g.hx * g.wx;
+    if (col) im2col(x, xOff, g, col);
+    gemmCpu(
+      g.cy,
+      hw,
+      k,
+      w,
+      0,
+      false,
+      col ?? x,
+      col ? 0 : xOff,
+      false,
+      out as Floats,
+      n * g.cy * hw,
+    );
+  }
 }
-/** GPU conv2d. */
-export function conv2dGpu(_args: KernelArgs<ConvAttrs>): GpuPlan[] {
-  return todo("conv2d");
-}
-/** CPU conv_transpose2d. */
+
+/**
+ * CPU conv_transpose2d: per image, weightᵀ [Ci*kh*kw, Co] @ y [Co, Hy*Wy]
+ * into a patch matrix, folded back onto the output with col2im.
+ */
 export function convTranspose2dCpu(
-  _ins: TypedArray[],
-  _out: TypedArray,
-  _args: KernelArgs<ConvTransposeAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<ConvTransposeAttrs>,
 ): void {
-  todo("convTranspose2d");
+  const [y, w] = ins as Floats[];
+  const g = geom(
+    args.outShape,
+    args.inShapes[0],
+    args.inShapes[1].slice(2),
+    args.attrs,
+  );
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const col = scratchLike(out, k * hw);
+  for (let n = 0; n < g.nb; n++) {
+    col.fill(0);
+    gemmCpu(k, hw, g.cy, w, 0, true, y, n * g.cy * hw, false, col, 0);
+    col2im(col, g, out as Floats, n * g.cx * g.hx * g.wx);
+  }
 }
-/** GPU conv_transpose2d. */
-export function convTranspose2dGpu(
-  _args: KernelArgs<ConvTransposeAttrs>,
-): GpuPlan[] {
-  return todo("convTranspose2d");
-}
-/** CPU conv2d weight gradient. */
+
+/** CPU weight gradient: sum over images of gy [Co, Ho*Wo] @ im2col(x)ᵀ. */
 export function convWeightGradCpu(
-  _ins: TypedArray[],
-  _out: TypedArray,
-  _args: KernelArgs<ConvWeightGradAttrs>,
+  ins: TypedArray[],
+  out: TypedArray,
+  args: KernelArgs<ConvWeightGradAttrs>,
 ): void {
-  todo("conv2dWeightGrad");
+  const [x, gy] = ins as Floats[];
+  const g = geom(
+    args.inShapes[0],
+    args.inShapes[1],
+    args.attrs.kernel,
+    args.attrs,
+  );
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const direct = identityPatches(g);
+  const col = direct ? null : scratchLike(out, k * hw);
+  for (let n = 0; n < g.nb; n++) {
+    const xOff = n * g.cx * g.hx * g.wx;
+    if (col) im2col(x, xOff, g, col);
+    gemmCpu(
+      g.cy,
+      k,
+      hw,
+      gy,
+      n * g.cy * hw,
+      false,
+      col ?? x,
+      col ? 0 : xOff,
+      true,
+      out as Floats,
+      0,
+    );
+  }
 }
-/** GPU conv2d weight gradient. */
-export function convWeightGradGpu(
-  _args: KernelArgs<ConvWeightGradAttrs>,
+
+// --- WebGPU: implicit GEMM ------------------------------------------------
+
+/** One GEMM dispatch of convolution `kind` (M x N x K) over geometry `g`. */
+function plan(
+  kind: ConvKind,
+  g: Geom,
+  [m, n, k]: [number, number, number],
+  vecA: boolean,
 ): GpuPlan[] {
-  return todo("conv2dWeightGrad");
+  const tile = gemmTile(m, n, k);
+  const extras = CONV_FIELDS.map((f) => g[f]);
+  const launch = gemmLaunch(tile, m, n, k, 1, extras);
+  return [{
+    kernel: {
+      key: `gemm:${kind}:${vecA ? "v" : "s"}:${tileKey(tile)}`,
+      source: () => gemmSource(convSpec(kind, vecA), tile),
+    },
+    uniforms: launch.uniforms,
+    workgroups: launch.workgroups,
+  }];
+}
+
+/**
+ * WebGPU conv2d: C [Co, N*Ho*Wo] = weight [Co, Ci*kh*kw] @ patches(x),
+ * with the weight read as vec4 when Ci*kh*kw is a multiple of 4.
+ */
+export function conv2dGpu(args: KernelArgs<ConvAttrs>): GpuPlan[] {
+  const [x, w] = args.inShapes;
+  const g = geom(x, args.outShape, w.slice(2), args.attrs);
+  const k = g.cx * g.kh * g.kw;
+  return plan("conv2d", g, [g.cy, g.nb * g.hy * g.wy, k], k % 4 === 0);
+}
+
+/**
+ * WebGPU conv_transpose2d as a gather: C [Ci, N*Ho*Wo] = weightᵀ
+ * [Ci, Co*kh*kw] @ B, where B picks the y pixel each tap came from (zero
+ * where the stride does not divide), so no atomics are needed.
+ */
+export function convTranspose2dGpu(
+  args: KernelArgs<ConvTransposeAttrs>,
+): GpuPlan[] {
+  const [y, w] = args.inShapes;
+  const g = geom(args.outShape, y, w.slice(2), args.attrs);
+  const dims: [number, number, number] = [
+    g.cx,
+    g.nb * g.hx * g.wx,
+    g.cy * g.kh * g.kw,
+  ];
+  return plan("convTranspose2d", g, dims, false);
+}
+
+/**
+ * WebGPU weight gradient: C [Co, Ci*kh*kw] = gy [Co, N*Ho*Wo] @
+ * patches(x)ᵀ, with gy read as vec4 when Ho*Wo is a multiple of 4.
+ */
+export function convWeightGradGpu(
+  args: KernelArgs<ConvWeightGradAttrs>,
+): GpuPlan[] {
+  const [x, gy] = args.inShapes;
+  const g = geom(x, gy, args.attrs.kernel, args.attrs);
+  const hw = g.hy * g.wy;
+  const dims: [number, number, number] = [
+    g.cy,
+    g.cx * g.kh * g.kw,
+    g.nb * hw,
+  ];
+  return plan("conv2dWeightGrad", g, dims, hw % 4 === 0);
 }
