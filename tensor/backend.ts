@@ -166,14 +166,38 @@ export class WebGpuBackend implements Backend {
   }
   run<A>(op: OpDef<A>, ins: unknown[], out: unknown, args: KernelArgs<A>) {
     if (sizeOf(args.outShape) === 0) return;
-    for (const plan of op.gpu(args)) {
-      const bound = plan.bind ? plan.bind.map((i) => ins[i]) : ins;
-      this.runtime.dispatch({
-        kernel: plan.kernel,
-        buffers: [...(bound as GPUBuffer[]), out as GPUBuffer],
-        uniforms: plan.uniforms,
-        workgroups: plan.workgroups,
-      });
+    const prog = op.gpu(args);
+    const plans = Array.isArray(prog) ? prog : prog.plans;
+    const pool = this.runtime.pool;
+    const scratch = Array.isArray(prog)
+      ? []
+      : prog.scratch.map((n) => pool.acquire(Math.max(4, n * 4)));
+    try {
+      for (const plan of plans) {
+        const buffers = plan.buffers
+          ? plan.buffers.map((r) =>
+            r === "out"
+              ? out as GPUBuffer
+              : typeof r === "number"
+              ? ins[r] as GPUBuffer
+              : scratch[r.scratch]
+          )
+          : [
+            ...((plan.bind
+              ? plan.bind.map((i) => ins[i])
+              : ins) as GPUBuffer[]),
+            out as GPUBuffer,
+          ];
+        this.runtime.dispatch({
+          kernel: plan.kernel,
+          buffers,
+          uniforms: plan.uniforms,
+          workgroups: plan.workgroups,
+        });
+      }
+    } finally {
+      // Safe to reuse at once: later dispatches are ordered after these.
+      scratch.forEach((b) => pool.release(b));
     }
   }
   async read(

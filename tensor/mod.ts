@@ -25,6 +25,7 @@ export {
 } from "./backend.ts";
 export type {
   GpuPlan,
+  GpuProgram,
   GradCtx,
   KernelArgs,
   OpDef,

@@ -22,7 +22,13 @@ import {
 } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { whereT } from "../tensor.ts";
-import type { GradCtx, KernelArgs, OpDef, TensorInfo } from "./types.ts";
+import type {
+  GpuPlan,
+  GradCtx,
+  KernelArgs,
+  OpDef,
+  TensorInfo,
+} from "./types.ts";
 
 type Fn = (a: number, b: number, c: number, s0: number, s1: number) => number;
 type Grad<A> = (g: Tensor, ctx: GradCtx<A>) => (Tensor | null)[];
@@ -42,7 +48,96 @@ interface EwSpec<A> {
   scalars?: (attrs: A) => [number, number];
 }
 
-/** Runs `fn` over broadcast inputs on the CPU. */
+/** A compiled CPU loop: inputs, output, output shape, input strides, scalars. */
+type Loop = (
+  ins: TypedArray[],
+  out: TypedArray,
+  shape: number[],
+  strides: number[][],
+  s0: number,
+  s1: number,
+) => void;
+
+/**
+ * Compiles `fn` into a loop specialised for one op. The function's source is
+ * inlined into a fresh function, so V8 sees one monomorphic call site per op
+ * (a shared loop calling many different closures is several times slower).
+ * The loop walks the collapsed output shape with a tight innermost loop.
+ */
+function compileLoop(fn: Fn, arity: number): Loop {
+  const names = ["a", "b", "c"].slice(0, arity);
+  const body = `
+const f = ${fn.toString()};
+const [x0, x1, x2] = ins;
+const st0 = strides[0] || [], st1 = strides[1] || [], st2 = strides[2] || [];
+const rank = shape.length;
+const inner = rank ? shape[rank - 1] : 1;
+const i0 = rank ? st0[rank - 1] : 0, i1 = rank ? st1[rank - 1] : 0, i2 = rank ? st2[rank - 1] : 0;
+const n = out.length;
+if (${names.map((_, k) => `i${k} === 1`).join(" && ") || "true"} && rank <= 1) {
+  for (let i = 0; i < n; i++) out[i] = f(${
+    names.map((_, k) => `x${k}[i]`).join(", ")
+  }${arity < 3 ? ", 0".repeat(3 - arity) : ""}, s0, s1);
+  return;
+}
+const coord = new Array(Math.max(rank - 1, 0)).fill(0);
+let o0 = 0, o1 = 0, o2 = 0, o = 0;
+const outer = inner ? n / inner : 0;
+for (let q = 0; q < outer; q++) {
+  let p0 = o0, p1 = o1, p2 = o2;
+  for (let j = 0; j < inner; j++) {
+    out[o++] = f(${names.map((_, k) => `x${k}[p${k}]`).join(", ")}${
+    arity < 3 ? ", 0".repeat(3 - arity) : ""
+  }, s0, s1);
+    p0 += i0; p1 += i1; p2 += i2;
+  }
+  for (let d = rank - 2; d >= 0; d--) {
+    coord[d]++;
+    o0 += st0[d] || 0; o1 += st1[d] || 0; o2 += st2[d] || 0;
+    if (coord[d] < shape[d]) break;
+    o0 -= (st0[d] || 0) * coord[d]; o1 -= (st1[d] || 0) * coord[d]; o2 -= (st2[d] || 0) * coord[d];
+    coord[d] = 0;
+  }
+}`;
+  return new Function(
+    "ins",
+    "out",
+    "shape",
+    "strides",
+    "s0",
+    "s1",
+    body,
+  ) as Loop;
+}
+
+/**
+ * Merges adjacent axes that every input walks contiguously (or broadcasts
+ * along together), so a bias add over [N, C, H, W] becomes a loop over
+ * [N, C, H*W] with a long innermost run.
+ */
+export function collapseAxes(
+  shape: Shape,
+  strides: number[][],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outSt: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 &&
+      strides.every((st, k) => outSt[k][last] === st[d] * shape[d]);
+    if (mergeable) {
+      outShape[last] *= shape[d];
+      strides.forEach((st, k) => (outSt[k][last] = st[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((st, k) => outSt[k].push(st[d]));
+    }
+  }
+  return { shape: outShape, strides: outSt };
+}
+
+/** Runs `fn` over broadcast inputs on the CPU (the reference semantics). */
 export function cpuBroadcast(
   ins: TypedArray[],
   inShapes: Shape[],
@@ -50,28 +145,9 @@ export function cpuBroadcast(
   outShape: Shape,
   fn: (a: number, b: number, c: number) => number,
 ): void {
-  const n = out.length;
-  const [x, y, z] = [ins[0], ins[1], ins[2]];
-  if (inShapes.every((s) => sizeOf(s) === n)) {
-    for (let i = 0; i < n; i++) {
-      out[i] = fn(x ? x[i] : 0, y ? y[i] : 0, z ? z[i] : 0);
-    }
-    return;
-  }
-  const rank = outShape.length;
   const st = inShapes.map((s) => broadcastStrides(s, outShape));
-  const coord = new Array<number>(rank).fill(0);
-  const off = [0, 0, 0];
-  for (let i = 0; i < n; i++) {
-    out[i] = fn(x ? x[off[0]] : 0, y ? y[off[1]] : 0, z ? z[off[2]] : 0);
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d]++;
-      for (let j = 0; j < st.length; j++) off[j] += st[j][d];
-      if (coord[d] < outShape[d]) break;
-      for (let j = 0; j < st.length; j++) off[j] -= st[j][d] * coord[d];
-      coord[d] = 0;
-    }
-  }
+  const c = collapseAxes(outShape, st);
+  compileLoop(fn as Fn, ins.length)(ins, out, c.shape, c.strides, 0, 0);
 }
 
 function checkInputs(
@@ -99,6 +175,7 @@ function checkInputs(
 
 function makeOp<A>(name: string, spec: EwSpec<A>): OpDef<A> {
   const rule = spec.inputs ?? "float";
+  let loop: Loop | undefined;
   const outDtype = (attrs: A, ins: { dtype: DType }[]): DType =>
     typeof spec.out === "function"
       ? spec.out(attrs)
@@ -116,14 +193,10 @@ function makeOp<A>(name: string, spec: EwSpec<A>): OpDef<A> {
     },
     cpu(ins, out, args: KernelArgs<A>) {
       const [s0, s1] = spec.scalars ? spec.scalars(args.attrs) : [0, 0];
-      const f = spec.cpu;
-      cpuBroadcast(
-        ins,
-        args.inShapes,
-        out,
-        args.outShape,
-        (a, b, c) => f(a, b, c, s0, s1),
-      );
+      loop ??= compileLoop(spec.cpu, spec.arity);
+      const st = args.inShapes.map((s) => broadcastStrides(s, args.outShape));
+      const c = collapseAxes(args.outShape, st);
+      loop(ins, out, c.shape, c.strides, s0, s1);
     },
     gpu(args) {
       const n = sizeOf(args.outShape);
@@ -380,7 +453,7 @@ export const elementwiseOps = {
 // `cast` and `where` need the concrete WGSL types; patch their expressions.
 const castGpu = elementwiseOps.cast.gpu;
 elementwiseOps.cast.gpu = (args) =>
-  castGpu(args).map((p) => ({
+  (castGpu(args) as GpuPlan[]).map((p) => ({
     ...p,
     kernel: {
       ...p.kernel,
@@ -395,7 +468,7 @@ elementwiseOps.cast.gpu = (args) =>
   }));
 const whereGpu = elementwiseOps.where.gpu;
 elementwiseOps.where.gpu = (args) =>
-  whereGpu(args).map((p) => ({
+  (whereGpu(args) as GpuPlan[]).map((p) => ({
     ...p,
     kernel: {
       ...p.kernel,

@@ -42,6 +42,23 @@ export interface GpuPlan {
   workgroups: [number, number, number];
   /** Indices of the inputs to bind (default: all), before the output. */
   bind?: number[];
+  /**
+   * Exact buffer list, overriding `bind`: input indices, "out", or
+   * `{ scratch: k }` for the k-th scratch buffer of the program.
+   */
+  buffers?: (number | "out" | { scratch: number })[];
+}
+
+/**
+ * Several dispatches sharing temporary buffers (e.g. split-K partial sums):
+ * `scratch` gives each buffer's size in 4-byte elements; they come from the
+ * pool and return to it after the last dispatch.
+ */
+export interface GpuProgram {
+  /** Scratch buffer sizes (elements). */
+  scratch: number[];
+  /** Dispatches in order. */
+  plans: GpuPlan[];
 }
 
 /** What a gradient rule receives. */
@@ -66,8 +83,8 @@ export interface OpDef<A = Record<string, never>> {
   infer(inputs: TensorInfo[], attrs: A): { shape: Shape; dtype: DType };
   /** CPU reference kernel; `out` is zero-filled. */
   cpu(inputs: TypedArray[], out: TypedArray, args: KernelArgs<A>): void;
-  /** WebGPU dispatches. */
-  gpu(args: KernelArgs<A>): GpuPlan[];
+  /** WebGPU dispatches (a program when they need scratch buffers). */
+  gpu(args: KernelArgs<A>): GpuPlan[] | GpuProgram;
   /**
    * Gradient rule: one entry per input (null when none). Returned gradients
    * may have a broadcast shape; the engine sums them back to the input's.
