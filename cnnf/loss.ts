@@ -92,3 +92,43 @@ export function cnnfAdvLoss(
     return { loss, cleanLogits };
   });
 }
+
+/**
+ * The standard-training (clean data) loss of a batch: cross entropy after
+ * every pass divided by (cycles + 1), plus λ_mse/(B·cycles) times the
+ * reconstruction losses of each cycle against the first pass's features.
+ * With cycles = 0 it is plain cross entropy (the CNN baseline).
+ * @param model A CNN-F model in training mode.
+ * @param x Inputs [B, ...].
+ * @param labels int32 labels [B].
+ */
+export function cnnfCleanLoss(
+  model: CNNFBase,
+  x: Tensor,
+  labels: Tensor,
+  options: { mseParam?: number; cycles?: number } = {},
+): CNNFLossResult {
+  const c = options.cycles ?? model.cycles;
+  const lm = options.mseParam ?? 1;
+  return tidy(() => {
+    model.reset();
+    const first = model.forward(x, { first: true });
+    let f = first.feature!;
+    const targets = [f, ...first.blocks!];
+    let logits = first.logits;
+    let loss = crossEntropy(logits, labels).div(c + 1);
+    for (let i = 0; i < c; i++) {
+      const fb = model.feedback(logits);
+      const recons = [fb.recon, ...fb.blocks];
+      let mse = mseLoss(recons[0], targets[0]);
+      for (let j = 1; j < recons.length; j++) {
+        mse = mse.add(mseLoss(recons[j], targets[j]));
+      }
+      loss = loss.add(mse.mul(lm / (recons.length * c)));
+      f = f.add(fb.recon.sub(f).mul(model.resParam));
+      logits = model.forward(f, { first: false }).logits;
+      loss = loss.add(crossEntropy(logits, labels).div(c + 1));
+    }
+    return { loss, cleanLogits: logits };
+  });
+}

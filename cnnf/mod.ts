@@ -41,6 +41,7 @@ export {
 } from "./wrn.ts";
 export {
   cnnfAdvLoss,
+  cnnfCleanLoss,
   type CNNFLossOptions,
   type CNNFLossResult,
 } from "./loss.ts";

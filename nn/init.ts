@@ -6,6 +6,7 @@
  */
 
 import { rand, randn } from "../tensor/creation.ts";
+import { noGrad } from "../autograd/grad.ts";
 import { tidy } from "../tensor/engine.ts";
 import { fmt } from "../tensor/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -18,25 +19,31 @@ function draw(t: Tensor, kind: "uniform" | "normal"): Tensor {
 
 /** Fills `t` with U(a, b). */
 export function uniform_(t: Tensor, a: number, b: number): Tensor {
-  tidy(() => {
-    t.assign(draw(t, "uniform").mul(b - a).add(a));
-  });
+  noGrad(() =>
+    tidy(() => {
+      t.assign(draw(t, "uniform").mul(b - a).add(a));
+    })
+  );
   return t;
 }
 
 /** Fills `t` with N(mean, std²). */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
-  tidy(() => {
-    t.assign(draw(t, "normal").mul(std).add(mean));
-  });
+  noGrad(() =>
+    tidy(() => {
+      t.assign(draw(t, "normal").mul(std).add(mean));
+    })
+  );
   return t;
 }
 
 /** Fills `t` with a constant. */
 export function constant_(t: Tensor, value: number): Tensor {
-  tidy(() => {
-    t.assign(t.detach().mul(0).add(value));
-  });
+  noGrad(() =>
+    tidy(() => {
+      t.assign(t.detach().mul(0).add(value));
+    })
+  );
   return t;
 }
 

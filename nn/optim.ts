@@ -6,6 +6,7 @@
  * @module
  */
 
+import { noGrad } from "../autograd/grad.ts";
 import { keep, tidy } from "../tensor/engine.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -38,6 +39,21 @@ export abstract class Optimizer {
       p.grad?.dispose();
       p.grad = null;
     }
+  }
+
+  /** Frees the optimizer's state tensors (momentum buffers, moments). */
+  dispose(): void {
+    for (const list of Object.values(this.stateTensors())) {
+      list.forEach((t) => t?.dispose());
+    }
+    this.loadStateTensors(
+      Object.fromEntries(
+        Object.keys(this.stateTensors()).map((k) => [
+          k,
+          this.params.map(() => null),
+        ]),
+      ),
+    );
   }
 
   /** Per-parameter state tensors by name (for checkpoints). */
@@ -93,23 +109,27 @@ export class SGD extends Optimizer {
   /** One SGD step. */
   step(): void {
     this.stepCount++;
-    tidy(() => {
-      this.params.forEach((p, i) => {
-        if (!p.grad) return;
-        let g = p.grad;
-        if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
-        if (this.momentum) {
-          const old = this.#buf[i];
-          const buf = old
-            ? old.mul(this.momentum).add(g.mul(1 - this.dampening))
-            : g.clone();
-          old?.dispose();
-          this.#buf[i] = keep(buf);
-          g = this.nesterov ? g.add(buf.mul(this.momentum)) : buf;
-        }
-        p.assign(p.sub(g.mul(this.lr)));
-      });
-    });
+    // Updates must not be recorded: a momentum buffer holding a tape would
+    // keep every earlier step's graph alive.
+    noGrad(() =>
+      tidy(() => {
+        this.params.forEach((p, i) => {
+          if (!p.grad) return;
+          let g = p.grad;
+          if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
+          if (this.momentum) {
+            const old = this.#buf[i];
+            const buf = old
+              ? old.mul(this.momentum).add(g.mul(1 - this.dampening))
+              : g.clone();
+            old?.dispose();
+            this.#buf[i] = keep(buf);
+            g = this.nesterov ? g.add(buf.mul(this.momentum)) : buf;
+          }
+          p.assign(p.sub(g.mul(this.lr)));
+        });
+      })
+    );
   }
 
   /** Momentum buffers. */
@@ -174,25 +194,27 @@ export class Adam extends Optimizer {
     const t = this.stepCount;
     const bc1 = 1 - b1 ** t;
     const bc2 = 1 - b2 ** t;
-    tidy(() => {
-      this.params.forEach((p, i) => {
-        if (!p.grad) return;
-        let g = p.grad;
-        if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
-        const m0 = this.#m[i];
-        const v0 = this.#v[i];
-        const m = m0 ? m0.mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
-        const v = v0
-          ? v0.mul(b2).add(g.mul(g).mul(1 - b2))
-          : g.mul(g).mul(1 - b2);
-        m0?.dispose();
-        v0?.dispose();
-        this.#m[i] = keep(m);
-        this.#v[i] = keep(v);
-        const denom = v.sqrt().div(Math.sqrt(bc2)).add(this.eps);
-        p.assign(p.sub(m.div(denom).mul(this.lr / bc1)));
-      });
-    });
+    noGrad(() =>
+      tidy(() => {
+        this.params.forEach((p, i) => {
+          if (!p.grad) return;
+          let g = p.grad;
+          if (this.weightDecay) g = g.add(p.mul(this.weightDecay));
+          const m0 = this.#m[i];
+          const v0 = this.#v[i];
+          const m = m0 ? m0.mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
+          const v = v0
+            ? v0.mul(b2).add(g.mul(g).mul(1 - b2))
+            : g.mul(g).mul(1 - b2);
+          m0?.dispose();
+          v0?.dispose();
+          this.#m[i] = keep(m);
+          this.#v[i] = keep(v);
+          const denom = v.sqrt().div(Math.sqrt(bc2)).add(this.eps);
+          p.assign(p.sub(m.div(denom).mul(this.lr / bc1)));
+        });
+      })
+    );
   }
 
   /** First and second moments. */
@@ -223,19 +245,21 @@ export class Adam extends Optimizer {
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
   const ps = [...new Set(params)].filter((p) => p.grad);
-  return tidy(() => {
-    if (ps.length === 0) {
-      throw new Error("clipGradNorm: no parameter has a gradient");
-    }
-    let sq = ps[0].grad!.square().sum();
-    for (const p of ps.slice(1)) sq = sq.add(p.grad!.square().sum());
-    const norm = sq.sqrt();
-    const coef = norm.add(1e-6).pow(-1).mul(maxNorm).minimum(1);
-    for (const p of ps) {
-      const g = keep(p.grad!.mul(coef));
-      p.grad!.dispose();
-      p.grad = g;
-    }
-    return norm;
-  });
+  return noGrad(() =>
+    tidy(() => {
+      if (ps.length === 0) {
+        throw new Error("clipGradNorm: no parameter has a gradient");
+      }
+      let sq = ps[0].grad!.square().sum();
+      for (const p of ps.slice(1)) sq = sq.add(p.grad!.square().sum());
+      const norm = sq.sqrt();
+      const coef = norm.add(1e-6).pow(-1).mul(maxNorm).minimum(1);
+      for (const p of ps) {
+        const g = keep(p.grad!.mul(coef));
+        p.grad!.dispose();
+        p.grad = g;
+      }
+      return norm;
+    })
+  );
 }

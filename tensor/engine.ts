@@ -362,6 +362,9 @@ export function fromData(
   return new Tensor(storage, shape, dtype, false);
 }
 
+/** Scalars kept per backend by `constant`. */
+const CONSTANT_CACHE_SIZE = 64;
+
 /**
  * A cached constant scalar on a backend, shared by every use (so scalar
  * operands cost no upload after the first).
@@ -375,13 +378,23 @@ export function constant(
   if (!cache) state.constants.set(backend, cache = new Map());
   const key = `${dtype}:${Object.is(value, -0) ? "-0" : value}`;
   let s = cache.get(key);
-  if (!s) {
+  if (s) {
+    // Least-recently-used order: move the hit to the end.
+    cache.delete(key);
+    cache.set(key, s);
+  } else {
     const data = dtype === "int32"
       ? Int32Array.of(value)
       : Float32Array.of(value);
     s = new Storage(backend, backend.upload(data), dtype, 1);
-    if (cache.size < 512) cache.set(key, s);
-    else return new Tensor(s, [], dtype, false);
+    cache.set(key, s);
+    if (cache.size > CONSTANT_CACHE_SIZE) {
+      // Values that change every step (a scheduled learning rate) must not
+      // pile up: evict the oldest; tensors using it keep their own reference.
+      const [oldKey, oldStorage] = cache.entries().next().value!;
+      cache.delete(oldKey);
+      oldStorage.release();
+    }
   }
   return new Tensor(s.retain(), [], dtype, false);
 }
