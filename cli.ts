@@ -1,7 +1,16 @@
 /**
- * Command-line entry point: `deno run -A cli.ts <command>`. Commands: `info`
- * (runtime, backend and adapter report). Progress goes to stderr, results to
- * stdout; bad usage exits with 2, failures with 1.
+ * Command-line entry point: `deno run -A cli.ts <command>`.
+ *
+ * - `train`: trains CNN-F and/or the plain CNN from a preset, then prints the
+ *   evaluation table (and writes checkpoints, metrics.jsonl, results.json and
+ *   report.html to `--out`).
+ * - `eval`: the evaluation table of saved weights.
+ * - `attack`: one attack of the suite against saved weights.
+ * - `info`: runtime, backend and adapter.
+ *
+ * Progress goes to stderr (redrawn in place on a terminal), results to
+ * stdout (`--json` for one machine-readable object). Bad usage exits with 2,
+ * failures with 1.
  *
  * @module
  */
@@ -18,13 +27,180 @@ import {
   memoryStats,
   webgpuBackend,
 } from "./tensor/mod.ts";
+import { PRESETS, type TrainConfig, validateConfig } from "./train/config.ts";
+import {
+  EXTRA_ATTACKS,
+  formatTable,
+  REFERENCE_COLUMNS,
+} from "./train/evaluate.ts";
+import { ProgressPrinter } from "./train/progress.ts";
+import { runTraining } from "./train/run.ts";
+import { evaluateSaved, runAttack } from "./train/saved.ts";
 
-const USAGE = `usage: deno run -A cli.ts <command> [options]
+/** A usage error: printed with a usage hint, exit code 2. */
+export class UsageError extends Error {}
 
-commands:
-  info      Deno version, chosen backend, WebGPU adapter, limits and features
+type Flags = Record<string, string | boolean | undefined>;
 
-run 'cli.ts <command> --help' for a command's options.`;
+function parse(argv: string[], options: ParseArgsConfig["options"]): Flags {
+  try {
+    return parseArgs({ args: argv, options, strict: true }).values as Flags;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Config fields settable by flags: flag name → [field, kind]. */
+const CONFIG_FLAGS: Record<
+  string,
+  [keyof TrainConfig, "int" | "num" | "str" | "list"]
+> = {
+  "dataset": ["dataset", "str"],
+  "data": ["data", "str"],
+  "models": ["models", "list"],
+  "epochs": ["epochs", "int"],
+  "batch-size": ["batchSize", "int"],
+  "test-batch-size": ["testBatchSize", "int"],
+  "lr": ["lr", "num"],
+  "momentum": ["momentum", "num"],
+  "wd": ["wd", "num"],
+  "grad-clip": ["gradClip", "num"],
+  "schedule": ["schedule", "str"],
+  "power": ["power", "num"],
+  "eps": ["eps", "num"],
+  "eps-iter": ["epsIter", "num"],
+  "nb-iter": ["nbIter", "int"],
+  "max-cycles": ["maxCycles", "int"],
+  "ind": ["ind", "int"],
+  "res-param": ["resParam", "num"],
+  "mse-param": ["mseParam", "num"],
+  "clean-param": ["cleanParam", "num"],
+  "layers": ["depth", "int"],
+  "widen-factor": ["widenFactor", "int"],
+  "seed": ["seed", "int"],
+  "backend": ["backend", "str"],
+  "out": ["out", "str"],
+  "train-limit": ["trainLimit", "int"],
+  "test-limit": ["testLimit", "int"],
+  "max-steps": ["maxSteps", "int"],
+  "test": ["testRule", "str"],
+  "attacks": ["evalAttacks", "list"],
+  "spsa-limit": ["spsaLimit", "int"],
+  "spsa-samples": ["spsaSamples", "int"],
+};
+
+const COMMON_FLAGS: ParseArgsConfig["options"] = {
+  ...Object.fromEntries(
+    Object.keys(CONFIG_FLAGS).map((k) => [k, { type: "string" as const }]),
+  ),
+  preset: { type: "string" },
+  adversarial: { type: "boolean" },
+  standard: { type: "boolean" },
+  json: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** Builds a configuration from a preset and flags; throws UsageError naming a bad flag. */
+export function configFromFlags(flags: Flags): TrainConfig {
+  const name = String(flags.preset ?? "quick");
+  const preset = PRESETS[name];
+  if (!preset) {
+    throw new UsageError(
+      `--preset: unknown preset '${name}' (${Object.keys(PRESETS).join(", ")})`,
+    );
+  }
+  const cfg: TrainConfig = {
+    ...preset,
+    evalAttacks: [...preset.evalAttacks],
+    models: [...preset.models],
+  };
+  const set = cfg as unknown as Record<string, unknown>;
+  for (const [flag, [field, kind]] of Object.entries(CONFIG_FLAGS)) {
+    const raw = flags[flag];
+    if (raw === undefined) continue;
+    const v = String(raw);
+    if (kind === "str") set[field] = v;
+    else if (kind === "list") {
+      set[field] = v.split(",").map((s) => s.trim()).filter(Boolean);
+    } else {
+      const n = Number(v);
+      if (
+        v.trim() === "" || !Number.isFinite(n) ||
+        (kind === "int" && !Number.isInteger(n))
+      ) {
+        throw new UsageError(
+          `--${flag}: expected ${
+            kind === "int" ? "an integer" : "a number"
+          }, got '${v}'`,
+        );
+      }
+      set[field] = n;
+    }
+  }
+  if (flags.adversarial) cfg.adversarial = true;
+  if (flags.standard) cfg.adversarial = false;
+  if (flags["out"] === undefined && name !== preset.preset) {
+    cfg.out = preset.out;
+  }
+  try {
+    validateConfig(cfg);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return cfg;
+}
+
+const TRAIN_USAGE =
+  `usage: deno run -A cli.ts train [--preset quick|fmnist-paper|cifar10-paper] [options]
+
+Trains CNN-F (and the plain CNN of the same architecture) and prints the
+evaluation table. Every preset value can be overridden:
+
+  --preset NAME         quick (default, ~10 min on 2 CPU cores), fmnist-paper,
+                        cifar10-paper (the reference's settings)
+  --dataset fashion|cifar10   --data DIR (Fashion-MNIST IDX or CIFAR-10 binary)
+  --models cnnf,cnn     which models to train
+  --epochs N --batch-size N --lr X --momentum X --wd X --grad-clip X (0 = off)
+  --schedule poly|cos --power X
+  --adversarial | --standard   PGD adversarial training on the first pass or not
+  --eps X --eps-iter X --nb-iter N    PGD (training and evaluation)
+  --max-cycles N --ind N --res-param X --mse-param X --clean-param X
+  --layers N --widen-factor N   (CIFAR-10 Wide ResNet)
+  --seed N --backend auto|cpu|webgpu --out DIR
+  --train-limit N --test-limit N   use a random subset (0 = all)
+  --max-steps N         stop after N optimizer steps (checkpoint saved)
+  --resume              continue from the checkpoints in --out
+  --test average|last   decision rule of the evaluation
+  --attacks LIST        columns: ${
+    [...REFERENCE_COLUMNS, ...EXTRA_ATTACKS].join(",")
+  }
+  --spsa-limit N --spsa-samples N
+  --json                one JSON object on stdout
+  -q, --quiet           no progress
+  -h, --help            this help
+
+Ctrl-C saves a checkpoint and stops; run again with --resume.`;
+
+const EVAL_USAGE = `usage: deno run -A cli.ts eval --weights DIR|FILE [options]
+
+Prints the evaluation table of saved weights (the cnnf.safetensors and
+cnn.safetensors a training run writes, or any safetensors file with the
+reference's state_dict names). Model and attack settings come from --preset
+and the same flags as train (--max-cycles, --ind, --eps, --nb-iter,
+--test, --attacks, --test-limit, --data, --backend, ...), plus:
+  --weights DIR|FILE    a run's folder, or one weights file (a CNN-F)
+  --json, -q, -h`;
+
+const ATTACK_USAGE =
+  `usage: deno run -A cli.ts attack --weights FILE --attack NAME [options]
+
+Runs one attack against saved CNN-F weights and prints robust accuracy for
+each attack target (first pass, end to end on the last logits, end to end
+on the averaged logits). NAME: pgd, fgsm, apgd-ce, apgd-t, square, spsa,
+autoattack. Settings as for eval (--eps, --eps-iter, --nb-iter,
+--test-limit, --max-cycles, --ind, --data, --backend, ...), plus:
+  --weights FILE --attack NAME --json -q -h`;
 
 const INFO_USAGE =
   `usage: deno run -A cli.ts info [--backend auto|cpu|webgpu] [--json]
@@ -33,6 +209,16 @@ const INFO_USAGE =
               adapter, CPU when the only adapter is a software fallback)
   --json      print one JSON object instead of text
   -h, --help  show this help`;
+
+const USAGE = `usage: deno run -A cli.ts <command> [options]
+
+commands:
+  train     train CNN-F and the plain CNN, print the evaluation table
+  eval      evaluation table of saved weights
+  attack    one attack against saved weights
+  info      Deno version, chosen backend, WebGPU adapter, limits and features
+
+run 'cli.ts <command> --help' for a command's options.`;
 
 /** Everything `info` reports. */
 export interface InfoReport {
@@ -45,9 +231,6 @@ export interface InfoReport {
   /** Storage counters of the chosen backend. */
   memory: ReturnType<typeof memoryStats>;
 }
-
-/** A usage error: printed with the usage hint, exit code 2. */
-export class UsageError extends Error {}
 
 /** Collects the `info` report. */
 export async function info(backend: BackendChoice): Promise<InfoReport> {
@@ -86,40 +269,209 @@ function formatInfo(r: InfoReport): string {
   return lines.join("\n");
 }
 
-/** Parsed flag values. */
-type Flags = Record<string, string | boolean | undefined>;
-
-/** Strict flag parsing; unknown flags become a UsageError. */
-function parse(argv: string[], options: ParseArgsConfig["options"]): Flags {
-  try {
-    return parseArgs({ args: argv, options, strict: true }).values as Flags;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+function backendOf(flags: Flags): BackendChoice {
+  const b = String(flags.backend ?? "auto");
+  if (!["auto", "cpu", "webgpu"].includes(b)) {
+    throw new UsageError(`--backend: must be auto, cpu or webgpu, got '${b}'`);
   }
+  return b as BackendChoice;
+}
+
+async function adapterLine(backend: string): Promise<string> {
+  const a = await requestAdapter();
+  const desc = a ? summarizeAdapter(a) : null;
+  return `backend ${backend}${
+    desc
+      ? `; WebGPU adapter ${desc.description}${
+        desc.isFallbackAdapter ? " (software)" : ""
+      }`
+      : "; no WebGPU adapter"
+  }`;
 }
 
 async function runInfo(argv: string[]): Promise<number> {
   const values = parse(argv, {
-    backend: { type: "string", default: "auto" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(INFO_USAGE);
     return 0;
   }
-  const backend = String(values.backend);
-  if (!["auto", "cpu", "webgpu"].includes(backend)) {
-    throw new UsageError(
-      `--backend must be auto, cpu or webgpu, got '${backend}'`,
-    );
-  }
-  const report = await info(backend as BackendChoice);
+  const report = await info(backendOf(values));
   console.log(values.json ? JSON.stringify(report) : formatInfo(report));
   return 0;
 }
 
+async function runTrain(argv: string[]): Promise<number> {
+  const flags = parse(argv, { ...COMMON_FLAGS, resume: { type: "boolean" } });
+  if (flags.help) {
+    console.log(TRAIN_USAGE);
+    return 0;
+  }
+  const cfg = configFromFlags(flags);
+  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  const about = [
+    `command: cli.ts train ${argv.join(" ")}`.trim(),
+    await adapterLine(backend),
+  ];
+  progress.log(about[1]);
+  let stop = false;
+  const onSigint = () => {
+    if (stop) Deno.exit(130);
+    stop = true;
+    progress.log(
+      "interrupt: saving a checkpoint after this step (Ctrl-C again to quit now)",
+    );
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const t0 = performance.now();
+  try {
+    const r = await runTraining(cfg, {
+      onProgress: (e) => progress.update(e),
+      onLog: (l) => progress.log(l),
+      onEpoch: (m) =>
+        progress.log(
+          `${m.model} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}  train acc ${
+            (100 * m.trainAcc).toFixed(2)
+          }%  test acc ${(100 * m.testAcc).toFixed(2)}%  ${
+            m.imagesPerSec.toFixed(1)
+          } img/s`,
+        ),
+      onEvalProgress: (p) =>
+        progress.update({
+          label: `eval ${p.attack}`,
+          done: p.done,
+          total: p.total,
+          unit: "img",
+          fields: { robust: p.robust },
+        }),
+      shouldStop: () => stop,
+    }, { resume: Boolean(flags.resume), about });
+    progress.done();
+    const seconds = (performance.now() - t0) / 1000;
+    if (flags.json) {
+      console.log(JSON.stringify({ config: cfg, backend, seconds, ...r }));
+    } else if (!r.finished) {
+      console.log(
+        `stopped early after ${
+          Object.values(r.steps).reduce((a, b) => a + b, 0)
+        } steps; checkpoints in ${cfg.out} (resume with --resume)`,
+      );
+      for (const [k, s] of Object.entries(r.secondsPerStep)) {
+        console.log(
+          `${k}: ${s.toFixed(3)} s/step, projected epoch ${
+            (s * r.batchesPerEpoch / 60).toFixed(1)
+          } min (${r.batchesPerEpoch} steps)`,
+        );
+      }
+    } else {
+      console.log(
+        `data: ${r.dataSource} (${r.counts.train} train, ${r.counts.test} test); ${backend} backend; ${
+          (seconds / 60).toFixed(1)
+        } min`,
+      );
+      console.log(
+        formatTable(r.table, [...REFERENCE_COLUMNS, ...EXTRA_ATTACKS]),
+      );
+      console.log(`report: ${cfg.out}/report.html`);
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  return 0;
+}
+
+async function runEval(argv: string[]): Promise<number> {
+  const flags = parse(argv, { ...COMMON_FLAGS, weights: { type: "string" } });
+  if (flags.help) {
+    console.log(EVAL_USAGE);
+    return 0;
+  }
+  if (!flags.weights) {
+    throw new UsageError(
+      "--weights: required (a run's folder or a weights file)",
+    );
+  }
+  const cfg = configFromFlags(flags);
+  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  const r = await evaluateSaved(
+    String(flags.weights),
+    cfg,
+    (p) =>
+      progress.update({
+        label: `eval ${p.attack}`,
+        done: p.done,
+        total: p.total,
+        unit: "img",
+        fields: { robust: p.robust },
+      }),
+  );
+  progress.done();
+  if (flags.json) console.log(JSON.stringify({ config: cfg, backend, ...r }));
+  else {
+    console.log(
+      `data: ${r.dataSource} (${r.examples} test); ${backend} backend`,
+    );
+    console.log(formatTable(r.table, [...REFERENCE_COLUMNS, ...EXTRA_ATTACKS]));
+  }
+  return 0;
+}
+
+async function runAttackCmd(argv: string[]): Promise<number> {
+  const flags = parse(argv, {
+    ...COMMON_FLAGS,
+    weights: { type: "string" },
+    attack: { type: "string" },
+  });
+  if (flags.help) {
+    console.log(ATTACK_USAGE);
+    return 0;
+  }
+  if (!flags.weights) {
+    throw new UsageError("--weights: required (a weights file)");
+  }
+  const name = String(flags.attack ?? "pgd");
+  const cfg = configFromFlags(flags);
+  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  const r = await runAttack(
+    String(flags.weights),
+    name,
+    cfg,
+    (p) =>
+      progress.update({
+        label: `${name} ${p.target}`,
+        done: p.done,
+        total: p.total,
+        unit: "img",
+        fields: { robust: p.robust },
+      }),
+  );
+  progress.done();
+  if (flags.json) console.log(JSON.stringify({ backend, attack: name, ...r }));
+  else {
+    console.log(
+      `${name} eps ${cfg.eps} on ${r.examples} examples (${backend} backend):`,
+    );
+    for (const c of r.cells) {
+      console.log(
+        `  ${c.target.padEnd(10)} robust accuracy ${
+          (100 * c.robustAccuracy).toFixed(2)
+        }%  (${c.meanQueries.toFixed(0)} queries/example)`,
+      );
+    }
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  train: runTrain,
+  eval: runEval,
+  attack: runAttackCmd,
   info: runInfo,
 };
 
@@ -130,13 +482,23 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  const run = COMMANDS[cmd];
+  const run = COMMANDS[cmd] as
+    | ((argv: string[]) => Promise<number>)
+    | undefined;
   try {
-    if (!run) throw new UsageError(`unknown command '${cmd}'`);
+    if (!run) {
+      throw new UsageError(
+        `unknown command '${cmd}' (train, eval, attack, info)`,
+      );
+    }
     return await run(rest);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\n${USAGE.split("\n")[0]}`);
+      console.error(
+        `error: ${e.message}\nrun 'cli.ts ${
+          run ? cmd + " " : ""
+        }--help' for usage`,
+      );
       return 2;
     }
     console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

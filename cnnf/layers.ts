@@ -24,7 +24,7 @@ import {
   upsampleNearest,
 } from "../tensor/functional.ts";
 import { fmt } from "../tensor/shape.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { matmulT, type Tensor } from "../tensor/tensor.ts";
 import { kaimingUniform_, normal_ } from "../nn/init.ts";
 import { Module } from "../nn/module.ts";
 
@@ -135,7 +135,7 @@ export class FbLinear extends Module implements FeedbackLayer {
   }
   /** x Wᵀ. */
   forward(x: Tensor): Tensor {
-    return tidy(() => x.matmul(this.weight.transpose()));
+    return matmulT(x, this.weight, { transA: false, transB: true });
   }
   /** z W. */
   feedback(z: Tensor): Tensor {

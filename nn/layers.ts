@@ -16,7 +16,7 @@ import {
   type Pair,
   upsampleNearest,
 } from "../tensor/functional.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { matmulT, type Tensor } from "../tensor/tensor.ts";
 import { fans, kaimingUniform_, uniform_ } from "./init.ts";
 import { Module } from "./module.ts";
 
@@ -59,7 +59,7 @@ export class Linear extends Layer {
   forward(x: Tensor): Tensor {
     return tidy(() => {
       const flat = x.rank === 2 ? x : x.reshape([-1, x.shape[x.rank - 1]]);
-      let y = flat.matmul(this.weight.transpose());
+      let y = matmulT(flat, this.weight, { transA: false, transB: true });
       if (this.bias) y = y.add(this.bias);
       return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), -1]);
     });

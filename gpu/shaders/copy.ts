@@ -106,19 +106,47 @@ export function copyCpu(
   const rank = g.region.length;
   const n = g.region.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const c = new Array<number>(rank).fill(0);
-  for (let i = 0; i < n; i++) {
+  if (rank === 0) {
+    out[0] = src[0];
+    return;
+  }
+  // Walk all axes but the last with an odometer; the last axis is a tight
+  // loop, with the bounds check hoisted out of it (only padding needs it).
+  const last = rank - 1;
+  const len = g.region[last];
+  const sst = g.srcStrides[last];
+  const dst = g.dstStrides[last];
+  const lo = -g.srcOffset[last];
+  const hi = g.srcShape[last] - g.srcOffset[last];
+  const c = new Array<number>(last).fill(0);
+  const outer = n / len;
+  for (let q = 0; q < outer; q++) {
     let so = 0;
     let dof = 0;
     let valid = true;
-    for (let d = 0; d < rank; d++) {
+    for (let d = 0; d < last; d++) {
       const s = c[d] + g.srcOffset[d];
       if (s < 0 || s >= g.srcShape[d]) valid = false;
       else so += s * g.srcStrides[d];
       dof += (c[d] + g.dstOffset[d]) * g.dstStrides[d];
     }
-    out[dof] = valid ? src[so] : g.padValue;
-    for (let d = rank - 1; d >= 0; d--) {
+    dof += g.dstOffset[last] * dst;
+    if (!valid) {
+      for (let j = 0; j < len; j++) out[dof + j * dst] = g.padValue;
+    } else {
+      const a = Math.max(0, Math.min(len, lo));
+      const b = Math.max(a, Math.min(len, hi));
+      for (let j = 0; j < a; j++) out[dof + j * dst] = g.padValue;
+      let sp = so + (a + g.srcOffset[last]) * sst;
+      let dp = dof + a * dst;
+      for (let j = a; j < b; j++) {
+        out[dp] = src[sp];
+        sp += sst;
+        dp += dst;
+      }
+      for (let j = b; j < len; j++) out[dof + j * dst] = g.padValue;
+    }
+    for (let d = last - 1; d >= 0; d--) {
       if (++c[d] < g.region[d]) break;
       c[d] = 0;
     }
