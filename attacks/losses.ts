@@ -1,0 +1,185 @@
+/**
+ * Per-example attack losses on logits [N, C] with int32 labels [N]: cross
+ * entropy, advertorch's marginal loss, Carlini-Wagner's margin, AutoAttack's
+ * DLR and targeted DLR. All are differentiable composites; the sorted
+ * logits DLR needs come from repeated max-and-mask (no sort primitive).
+ *
+ * @module
+ */
+
+import { tidy } from "../tensor/engine.ts";
+import { crossEntropy, oneHot, where } from "../tensor/functional.ts";
+import { fmt } from "../tensor/shape.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { LossFn } from "./types.ts";
+
+/** Stands in for -inf when masking logits out of a max. */
+const MASKED = -3e38;
+
+function check(op: string, logits: Tensor, labels: Tensor): void {
+  if (logits.rank !== 2) {
+    throw new Error(`${op}: logits must be [N, C], got ${fmt(logits.shape)}`);
+  }
+  if (labels.dtype !== "int32") {
+    throw new Error(`${op}: labels must be int32, got ${labels.dtype}`);
+  }
+  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(
+      `${op}: labels ${fmt(labels.shape)} do not match logits ${
+        fmt(logits.shape)
+      }`,
+    );
+  }
+}
+
+/**
+ * Per-example cross entropy (reduction "none").
+ * @example
+ * ```ts
+ * import { ceLoss } from "@cnnf/webgpu/attacks";
+ * import { tensor } from "@cnnf/webgpu";
+ * const l = ceLoss(tensor([[2, 0]]), tensor([0], [1], { dtype: "int32" }));
+ * console.log(await l.data()); // ≈ [0.127]
+ * ```
+ */
+export function ceLoss(logits: Tensor, labels: Tensor): Tensor {
+  check("ceLoss", logits, labels);
+  return crossEntropy(logits, labels, { reduction: "none" });
+}
+
+/** The logit of each example's label: z[i, y_i], shape [N]. */
+export function labelLogit(logits: Tensor, labels: Tensor): Tensor {
+  check("labelLogit", logits, labels);
+  return tidy(() => logits.mul(oneHot(labels, logits.shape[1])).sum(1));
+}
+
+/** The largest logit other than the label's: max_{j≠y} z[i, j], shape [N]. */
+export function maxOtherLogit(logits: Tensor, labels: Tensor): Tensor {
+  check("maxOtherLogit", logits, labels);
+  return tidy(() =>
+    where(oneHot(labels, logits.shape[1]), MASKED, logits).max(1)
+  );
+}
+
+/**
+ * The k largest logits of each row in descending order, as k tensors [N]
+ * (ties count separately, as a sort would). Differentiable.
+ */
+export function topLogits(logits: Tensor, k: number): Tensor[] {
+  if (logits.rank !== 2) {
+    throw new Error(
+      `topLogits: logits must be [N, C], got ${fmt(logits.shape)}`,
+    );
+  }
+  const c = logits.shape[1];
+  if (!Number.isInteger(k) || k < 1 || k > c) {
+    throw new Error(`topLogits: k must be in [1, ${c}], got ${k}`);
+  }
+  return tidy(() => {
+    const out: Tensor[] = [];
+    let cur = logits;
+    for (let i = 0; i < k; i++) {
+      out.push(cur.max(1));
+      if (i < k - 1) cur = where(oneHot(cur.argmax(1), c), MASKED, cur);
+    }
+    return out;
+  });
+}
+
+/**
+ * The class indices of each row sorted by decreasing logit, as `k` int32
+ * tensors [N] (the first is the prediction). Not differentiable.
+ */
+export function rankedClasses(logits: Tensor, k: number): Tensor[] {
+  if (logits.rank !== 2) {
+    throw new Error(
+      `rankedClasses: logits must be [N, C], got ${fmt(logits.shape)}`,
+    );
+  }
+  const c = logits.shape[1];
+  if (!Number.isInteger(k) || k < 1 || k > c) {
+    throw new Error(`rankedClasses: k must be in [1, ${c}], got ${k}`);
+  }
+  return tidy(() => {
+    const out: Tensor[] = [];
+    let cur = logits.detach();
+    for (let i = 0; i < k; i++) {
+      const idx = cur.argmax(1);
+      out.push(idx);
+      if (i < k - 1) cur = where(oneHot(idx, c), MASKED, cur);
+    }
+    return out;
+  });
+}
+
+/**
+ * advertorch's `MarginalLoss`: max_{j≠y} z_j − z_y per example. Positive
+ * once the example is misclassified.
+ */
+export function marginLoss(logits: Tensor, labels: Tensor): Tensor {
+  return tidy(() =>
+    maxOtherLogit(logits, labels).sub(labelLogit(logits, labels))
+  );
+}
+
+/**
+ * AutoAttack's difference-of-logits-ratio loss:
+ * −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12), π sorting the logits in
+ * decreasing order. Invariant to shifting and scaling the logits. Needs at
+ * least 3 classes.
+ */
+export function dlrLoss(logits: Tensor, labels: Tensor): Tensor {
+  check("dlrLoss", logits, labels);
+  if (logits.shape[1] < 3) {
+    throw new Error(
+      `dlrLoss: needs at least 3 classes, got ${logits.shape[1]}`,
+    );
+  }
+  return tidy(() => {
+    const [z1, , z3] = topLogits(logits, 3);
+    const num = labelLogit(logits, labels).sub(maxOtherLogit(logits, labels));
+    return num.neg().div(z1.sub(z3).add(1e-12));
+  });
+}
+
+/**
+ * AutoAttack's targeted DLR loss for APGD-T:
+ * −(z_y − z_t) / (z_π1 − (z_π3 + z_π4) / 2 + 1e-12). Ascending it pushes
+ * the target's logit above the label's. Needs at least 4 classes.
+ */
+export function dlrTargetedLoss(
+  logits: Tensor,
+  labels: Tensor,
+  targets: Tensor,
+): Tensor {
+  check("dlrTargetedLoss", logits, labels);
+  check("dlrTargetedLoss", logits, targets);
+  if (logits.shape[1] < 4) {
+    throw new Error(
+      `dlrTargetedLoss: needs at least 4 classes, got ${logits.shape[1]}`,
+    );
+  }
+  return tidy(() => {
+    const [z1, , z3, z4] = topLogits(logits, 4);
+    const num = labelLogit(logits, labels).sub(labelLogit(logits, targets));
+    return num.neg().div(z1.sub(z3.add(z4).mul(0.5)).add(1e-12));
+  });
+}
+
+/** Loss names the gradient attacks accept. */
+export type LossName = "ce" | "margin" | "dlr";
+
+/** Resolves a loss name (or passes a function through). */
+export function resolveLoss(loss: LossName | LossFn | undefined): LossFn {
+  if (typeof loss === "function") return loss;
+  switch (loss ?? "ce") {
+    case "ce":
+      return ceLoss;
+    case "margin":
+      return marginLoss;
+    case "dlr":
+      return dlrLoss;
+    default:
+      throw new Error(`attack: unknown loss '${loss}' (ce, margin, dlr)`);
+  }
+}
