@@ -17,6 +17,14 @@
  * template bounds-checks every element before calling a loader or the store
  * `storeC(z, i, j, v)`. The loaders of the three convolutions live here too.
  *
+ * Mesa's llvmpipe (lavapipe) caps the loop iterations one invocation may
+ * run at about 65535 in total, nested loops included, and past that exits
+ * loops early without an error. So the generator emits the fixed-trip
+ * loops as straight-line code (tile loads, micro-tile, stores), the BK
+ * steps over a staged tile in groups of `unroll`, and split-K (`splitK`,
+ * `gpu/shaders/splitk.ts`) bounds the K-tile loop so that an invocation
+ * stays within `LOOP_BUDGET` trips in all.
+ *
  * @module
  */
 
@@ -30,6 +38,11 @@ export interface GemmTile {
   bn: number;
   /** Reduction depth staged per step. */
   bk: number;
+  /**
+   * Steps over a staged tile emitted straight-line per trip of the inner
+   * loop (a divisor of bk; bk leaves no inner loop).
+   */
+  unroll: number;
   /** Threads along N (each owns bn / tx columns, strided by tx). */
   tx: number;
   /** Threads along M (each owns bm / ty rows, strided by ty). */
@@ -58,7 +71,7 @@ export interface GemmLoader {
 export interface GemmSpec {
   /** Input bindings, in order; `vec4` declares `array<vec4<f32>>`. */
   inputs: { name: string; vec4?: boolean }[];
-  /** Extra i32 uniform fields (after m, n, k, tiles_n, tiles_m, groups). */
+  /** Extra i32 uniform fields (after the `GEMM_FIELDS`). */
   extras: readonly string[];
   /** Loader of A (defines `prepA`, `loadA`). */
   a: GemmLoader;
@@ -74,19 +87,120 @@ export interface GemmSpec {
  * mean fewer barriers, which software adapters (lavapipe) reward most; on
  * lavapipe fewer threads with larger micro-tiles would be faster still, but
  * that adapter serves for testing, so the shape suits hardware GPUs.
+ *
+ * The BK steps are unrolled by 4, not fully: on lavapipe the fully
+ * unrolled kernels ran 1.7-1.9x slower than the plain loop (32->32 conv at
+ * 28x28, 512 matmul) and the 64 x 64 ones took 3-4x longer to compile;
+ * 4 steps per trip ran within ~5% of the loop (8: ~8% slower) and leave
+ * bk / 4 inner trips per K tile, which `maxKTiles` counts. (Mesa unrolls
+ * the plain loop itself only for micro-tiles of 1 or 2 outputs; with
+ * larger ones a K of 70000 overran its loop cap.) Hardware drivers
+ * usually unroll such constant-trip loops themselves.
  */
 export function gemmTile(m: number, n: number, k: number): GemmTile {
   const side = (d: number) => (d <= 16 ? 16 : d <= 32 ? 32 : 64);
-  return { bm: side(m), bn: side(n), bk: k <= 16 ? 16 : 32, tx: 16, ty: 16 };
+  const bk = k <= 16 ? 16 : 32;
+  return { bm: side(m), bn: side(n), bk, unroll: 4, tx: 16, ty: 16 };
 }
 
 /** Cache-key fragment naming a tile. */
 export function tileKey(t: GemmTile): string {
-  return `${t.bm}x${t.bn}x${t.bk}/${t.ty}x${t.tx}`;
+  return `${t.bm}x${t.bn}x${t.bk}u${t.unroll}/${t.ty}x${t.tx}`;
+}
+
+/** The u32 uniform fields every GEMM kernel starts with, in order. */
+export const GEMM_FIELDS = [
+  "m",
+  "n",
+  "k",
+  "tiles_n",
+  "tiles_m",
+  "groups",
+  "batch",
+  "splits",
+  "kchunk",
+] as const;
+
+/**
+ * Most loop trips (all loops together) one GEMM invocation may run: a
+ * quarter of the ~65535 after which llvmpipe silently stops loops.
+ */
+export const LOOP_BUDGET = 16384;
+
+/**
+ * Most K tiles one invocation of `tile` walks: each costs one trip of the
+ * K-tile loop and bk / unroll trips of the inner loop, and the kernel has
+ * no other loop. With the default tile (bk 32, unroll 4): 1820 K tiles,
+ * K up to 58240 in one pass.
+ */
+export function maxKTiles(tile: GemmTile): number {
+  return Math.floor(LOOP_BUDGET / (1 + innerTrips(tile)));
+}
+
+/** Trips of the inner (BK-step) loop per K tile; 0 when fully unrolled. */
+const innerTrips = (t: GemmTile) => t.unroll >= t.bk ? 0 : t.bk / t.unroll;
+
+/**
+ * Workgroups a launch should offer before K is split to make more: enough
+ * to fill a hardware GPU of a hundred-odd compute units a few times over.
+ */
+export const TARGET_GROUPS = 256;
+
+/**
+ * Fewest K tiles (of depth BK) a split should own when it is split only for
+ * occupancy, so the partial sums written and re-read stay small beside the
+ * work of the split itself.
+ */
+export const MIN_SPLIT_K_TILES = 16;
+
+/**
+ * How many K chunks (`splits`) an M x N x K problem over `batch` is cut
+ * into, and the chunk length (`kchunk`, a multiple of the tile depth). It
+ * splits when one pass would walk more than `maxKTiles` K tiles
+ * (llvmpipe's loop cap), and when the M x N tiles give fewer than
+ * `TARGET_GROUPS` workgroups while K is long (e.g. a weight gradient
+ * [16, 9] over K = 64 x 784 would otherwise be one workgroup).
+ */
+export function splitK(
+  tile: GemmTile,
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+): { splits: number; kchunk: number } {
+  const kTiles = Math.ceil(k / tile.bk);
+  const tiles = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batch;
+  const forLoops = Math.ceil(kTiles / maxKTiles(tile));
+  const forGroups = Math.min(
+    Math.ceil(TARGET_GROUPS / tiles),
+    Math.floor(kTiles / MIN_SPLIT_K_TILES),
+  );
+  const want = Math.max(1, forLoops, forGroups);
+  if (want === 1) return { splits: 1, kchunk: k };
+  // Whole tiles per chunk, so the vec4 loaders stay aligned; recount the
+  // splits so none is empty.
+  const chunkTiles = Math.ceil(kTiles / want);
+  return {
+    splits: Math.ceil(kTiles / chunkTiles),
+    kchunk: chunkTiles * tile.bk,
+  };
+}
+
+/** Uniform block, workgroup grid and K split of a GEMM dispatch. */
+export interface GemmLaunch {
+  /** Uniform block: `GEMM_FIELDS`, then the spec's extras. */
+  uniforms: ArrayBuffer;
+  /** Workgroup grid (every tile of every batch index and split). */
+  workgroups: [number, number, number];
+  /**
+   * K chunks; above 1 the kernel writes raw partial sums [splits, batch,
+   * M, N] to its output binding, which `splitKSource` then reduces.
+   */
+  splits: number;
 }
 
 /**
- * Uniform block and workgroup grid of a GEMM dispatch.
+ * Uniform block, workgroup grid and K split (`splitK`) of a GEMM dispatch.
  * @param extras Values of the spec's extra fields, in order.
  */
 export function gemmLaunch(
@@ -96,14 +210,26 @@ export function gemmLaunch(
   k: number,
   batch: number,
   extras: readonly number[],
-): { uniforms: ArrayBuffer; workgroups: [number, number, number] } {
+): GemmLaunch {
   const tn = Math.ceil(n / tile.bn);
   const tm = Math.ceil(m / tile.bm);
-  const groups = tn * tm * batch;
-  const ints = [m, n, k, tn, tm, groups, ...extras];
+  const { splits, kchunk } = splitK(tile, m, n, k, batch);
+  const groups = tn * tm * batch * splits;
+  const ints = [m, n, k, tn, tm, groups, batch, splits, kchunk, ...extras];
   const buf = new ArrayBuffer(Math.ceil(ints.length / 4) * 16);
   new Int32Array(buf).set(ints);
-  return { uniforms: buf, workgroups: grid2d(groups) };
+  return { uniforms: buf, workgroups: grid2d(groups), splits };
+}
+
+/** WGSL uniform struct `P` of a GEMM kernel with `spec`'s extras. */
+export function gemmStruct(spec: GemmSpec): string {
+  const fields = [
+    ...GEMM_FIELDS.map((f) => `  ${f}: u32,`),
+    ...spec.extras.map((e) => `  ${e}: i32,`),
+  ];
+  return `struct P {
+${fields.join("\n")}
+}`;
 }
 
 /** Per-thread load slots of one operand tile, as WGSL statements. */
@@ -158,7 +284,13 @@ function loaderCode(
   return { setup: setup.join("\n  "), body: body.join("\n      ") };
 }
 
-/** WGSL of a GEMM kernel for `spec` with tile `tile`. */
+/**
+ * WGSL of a GEMM kernel for `spec` with tile `tile`. Workgroup g covers
+ * tile (g % tiles_n) along N and (g / tiles_n) % tiles_m along M of batch
+ * index zs % batch, over K chunk zs / batch (zs = g / (tiles_n tiles_m)).
+ * With one chunk it stores C through `storeC`; with several (split-K) it
+ * writes its partial sums raw, [splits, batch, M, N], for `splitKSource`.
+ */
 export function gemmSource(spec: GemmSpec, tile: GemmTile): string {
   const tm = tile.bm / tile.ty;
   const tn = tile.bn / tile.tx;
@@ -168,39 +300,55 @@ export function gemmSource(spec: GemmSpec, tile: GemmTile): string {
       b.vec4 ? "vec4<f32>" : "f32"
     }>;`
   ).join("\n");
-  const extras = spec.extras.map((e) => `  ${e}: i32,`).join("\n");
   const la = loaderCode("A", spec.a, tile);
   const lb = loaderCode("B", spec.b, tile);
   const rows = [...Array(tm).keys()];
   const cols = [...Array(tn).keys()];
-  const reads = [
-    ...rows.map((i) => `let a${i} = As[kk * SA + ty + ${i * tile.ty}u];`),
-    ...cols.map((j) => `let b${j} = Bs[kk * SB + tx + ${j * tile.tx}u];`),
-  ].join("\n        ");
-  const fmas = rows.flatMap((i) =>
-    cols.map((j) =>
-      `acc[${i * tn + j}] = fma(a${i}, b${j}, acc[${i * tn + j}]);`
-    )
-  ).join("\n        ");
-  const stores = rows.flatMap((i) =>
-    cols.map((j) =>
-      `{
-    let gm = m0 + ty + ${i * tile.ty}u;
-    let gn = n0 + tx + ${j * tile.tx}u;
-    if (gm < p.m && gn < p.n) { storeC(z, gm, gn, acc[${i * tn + j}]); }
-  }`
-    )
-  ).join("\n  ");
+  const sa = tile.bm + 1;
+  const sb = tile.bn + 1;
+  // `unroll` steps over a staged tile; the inner loop repeats them at
+  // offset ks (a WGSL constant 0 when fully unrolled).
+  const group = [...Array(tile.unroll).keys()].map((kk) =>
+    [
+      "{",
+      ...rows.map((i) =>
+        `  let a${i} = As[ty + ${kk * sa + i * tile.ty}u + ks * SA];`
+      ),
+      ...cols.map((j) =>
+        `  let b${j} = Bs[tx + ${kk * sb + j * tile.tx}u + ks * SB];`
+      ),
+      ...rows.flatMap((i) =>
+        cols.map((j) => {
+          const c = i * tn + j;
+          return `  acc[${c}] = fma(a${i}, b${j}, acc[${c}]);`;
+        })
+      ),
+      "}",
+    ].join("\n      ")
+  ).join("\n      ");
+  if (tile.bk % tile.unroll !== 0) {
+    throw new Error(`gemm: unroll ${tile.unroll} must divide bk ${tile.bk}`);
+  }
+  const steps = innerTrips(tile)
+    ? `for (var ks = 0u; ks < BK; ks += ${tile.unroll}u) {
+      ${group}
+    }`
+    : `{
+      const ks = 0u;
+      ${group}
+    }`;
+  const stores = (put: (c: number) => string) =>
+    rows.flatMap((i) =>
+      cols.map((j) =>
+        `{
+      let gm = m0 + ty + ${i * tile.ty}u;
+      let gn = n0 + tx + ${j * tile.tx}u;
+      if (gm < p.m && gn < p.n) { ${put(i * tn + j)} }
+    }`
+      )
+    ).join("\n    ");
   return `
-struct P {
-  m: u32,
-  n: u32,
-  k: u32,
-  tiles_n: u32,
-  tiles_m: u32,
-  groups: u32,
-${extras}
-}
+${gemmStruct(spec)}
 ${decls}
 @group(0) @binding(${n}) var<storage, read_write> out: array<f32>;
 @group(0) @binding(${n + 1}) var<uniform> p: P;
@@ -210,10 +358,10 @@ const BN = ${tile.bn}u;
 const BK = ${tile.bk}u;
 // Tiles are stored [k][m] and [k][n]; the +1 keeps column writes of the
 // k-contiguous loaders off a single memory bank.
-const SA = ${tile.bm + 1}u;
-const SB = ${tile.bn + 1}u;
-var<workgroup> As: array<f32, ${(tile.bm + 1) * tile.bk}>;
-var<workgroup> Bs: array<f32, ${(tile.bn + 1) * tile.bk}>;
+const SA = ${sa}u;
+const SB = ${sb}u;
+var<workgroup> As: array<f32, ${sa * tile.bk}>;
+var<workgroup> Bs: array<f32, ${sb * tile.bk}>;
 
 ${spec.a.code}
 ${spec.b.code}
@@ -228,23 +376,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>,
   let rest = g / p.tiles_n;
   let n0 = (g % p.tiles_n) * BN;
   let m0 = (rest % p.tiles_m) * BM;
-  let z = rest / p.tiles_m;
+  let zs = rest / p.tiles_m;
+  let z = zs % p.batch;
+  let kbeg = (zs / p.batch) * p.kchunk;
+  let kend = min(p.k, kbeg + p.kchunk);
   let tx = lid % ${tile.tx}u;
   let ty = lid / ${tile.tx}u;
   ${la.setup}
   ${lb.setup}
   var acc: array<f32, ${tm * tn}>;
-  for (var k0 = 0u; k0 < p.k; k0 += BK) {
+  // At most maxKTiles (${maxKTiles(tile)}) trips, split-K sees to it.
+  for (var k0 = kbeg; k0 < kend; k0 += BK) {
       ${la.body}
       ${lb.body}
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-        ${reads}
-        ${fmas}
-    }
+    ${steps}
     workgroupBarrier();
   }
-  ${stores}
+  if (p.splits > 1u) {
+    ${stores((c) => `out[(zs * p.m + gm) * p.n + gn] = acc[${c}];`)}
+  } else {
+    ${stores((c) => `storeC(z, gm, gn, acc[${c}]);`)}
+  }
 }
 `;
 }

@@ -7,6 +7,9 @@
  * are implicit GEMMs on the tiled template of `gpu/shaders/gemm.ts` (which
  * also holds their WGSL loaders), gathering the patches on the fly (the
  * transpose as a gather over the output pixels, so no atomics are needed).
+ * The weight gradient reduces over K = N*Ho*Wo, long and feeding a small
+ * output, so it is the one that usually takes the split-K path of
+ * `gemmProgram`; the others split only for unusually deep inputs.
  *
  * Names follow conv2d: the "x side" is the image convolved (channels cx,
  * size hx x wx) and the "y side" its result (cy, hy x wy), whichever of the
@@ -20,19 +23,16 @@ import {
   type ConvField,
   type ConvKind,
   convSpec,
-  gemmLaunch,
-  gemmSource,
   gemmTile,
-  tileKey,
 } from "../../gpu/shaders/gemm.ts";
 import type { TypedArray } from "../shape.ts";
-import type { GpuPlan, KernelArgs } from "./types.ts";
+import type { GpuPlan, GpuProgram, KernelArgs } from "./types.ts";
 import type {
   ConvAttrs,
   ConvTransposeAttrs,
   ConvWeightGradAttrs,
 } from "./conv.ts";
-import { gemmCpu } from "./matmul_kernels.ts";
+import { gemmCpu, gemmProgram } from "./matmul_kernels.ts";
 
 type Floats = Float32Array | Float64Array;
 
@@ -226,31 +226,30 @@ export function convWeightGradCpu(
 
 // --- WebGPU: implicit GEMM ------------------------------------------------
 
-/** One GEMM dispatch of convolution `kind` (M x N x K) over geometry `g`. */
+/** The GEMM dispatches of convolution `kind` (M x N x K) over `g`. */
 function plan(
   kind: ConvKind,
   g: Geom,
   [m, n, k]: [number, number, number],
   vecA: boolean,
-): GpuPlan[] {
-  const tile = gemmTile(m, n, k);
-  const extras = CONV_FIELDS.map((f) => g[f]);
-  const launch = gemmLaunch(tile, m, n, k, 1, extras);
-  return [{
-    kernel: {
-      key: `gemm:${kind}:${vecA ? "v" : "s"}:${tileKey(tile)}`,
-      source: () => gemmSource(convSpec(kind, vecA), tile),
-    },
-    uniforms: launch.uniforms,
-    workgroups: launch.workgroups,
-  }];
+): GpuPlan[] | GpuProgram {
+  return gemmProgram(
+    convSpec(kind, vecA),
+    gemmTile(m, n, k),
+    { m, n, k, batch: 1 },
+    CONV_FIELDS.map((f) => g[f]),
+    `gemm:${kind}:${vecA ? "v" : "s"}`,
+    kind,
+  );
 }
 
 /**
  * WebGPU conv2d: C [Co, N*Ho*Wo] = weight [Co, Ci*kh*kw] @ patches(x),
  * with the weight read as vec4 when Ci*kh*kw is a multiple of 4.
  */
-export function conv2dGpu(args: KernelArgs<ConvAttrs>): GpuPlan[] {
+export function conv2dGpu(
+  args: KernelArgs<ConvAttrs>,
+): GpuPlan[] | GpuProgram {
   const [x, w] = args.inShapes;
   const g = geom(x, args.outShape, w.slice(2), args.attrs);
   const k = g.cx * g.kh * g.kw;
@@ -264,7 +263,7 @@ export function conv2dGpu(args: KernelArgs<ConvAttrs>): GpuPlan[] {
  */
 export function convTranspose2dGpu(
   args: KernelArgs<ConvTransposeAttrs>,
-): GpuPlan[] {
+): GpuPlan[] | GpuProgram {
   const [y, w] = args.inShapes;
   const g = geom(args.outShape, y, w.slice(2), args.attrs);
   const dims: [number, number, number] = [
@@ -281,7 +280,7 @@ export function convTranspose2dGpu(
  */
 export function convWeightGradGpu(
   args: KernelArgs<ConvWeightGradAttrs>,
-): GpuPlan[] {
+): GpuPlan[] | GpuProgram {
   const [x, gy] = args.inShapes;
   const g = geom(x, gy, args.attrs.kernel, args.attrs);
   const hw = g.hy * g.wy;

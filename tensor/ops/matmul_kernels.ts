@@ -9,6 +9,11 @@
  * Float32Array type, for gradient checks) nothing is rounded at all: scratch
  * is allocated with the output's own constructor.
  *
+ * `gemmProgram` turns any GEMM spec (these and the convolutions') into GPU
+ * dispatches: one pass, or a split-K pass into scratch partial sums followed
+ * by their reduction when K is long (llvmpipe's loop cap) or the output too
+ * small to give the GPU enough workgroups.
+ *
  * @module
  */
 
@@ -16,10 +21,13 @@ import {
   gemmLaunch,
   type GemmLoader,
   gemmSource,
+  type GemmSpec,
+  type GemmTile,
   gemmTile,
   tileKey,
 } from "../../gpu/shaders/gemm.ts";
-import type { GpuPlan, KernelArgs } from "./types.ts";
+import { splitKGrid, splitKSource } from "../../gpu/shaders/splitk.ts";
+import type { GpuPlan, GpuProgram, KernelArgs } from "./types.ts";
 import { type MatmulAttrs, matmulDims } from "./matmul.ts";
 
 /** A float array: Float32Array, or Float64Array in float64 mode. */
@@ -182,6 +190,64 @@ export function matmulCpu(
   }
 }
 
+/** A GEMM problem: C [batch, M, N] = A [M, K] B [K, N] per batch index. */
+export interface GemmDims {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** Reduction length. */
+  k: number;
+  /** Independent problems in one launch. */
+  batch: number;
+}
+
+/**
+ * The dispatches of GEMM `spec` on `tile`: a single pass when `gemmLaunch`
+ * keeps K whole, else a program that writes one partial product per K chunk
+ * into a scratch buffer and a second kernel summing them into the output.
+ * @param key Pipeline key of the GEMM kernel (the tile is appended).
+ * @param reduceKey Pipeline key of the reduction; it depends only on the
+ *   spec's store and extras, so specs sharing those may share it.
+ * @param extras Values of the spec's extra uniform fields.
+ */
+export function gemmProgram(
+  spec: GemmSpec,
+  tile: GemmTile,
+  dims: GemmDims,
+  extras: readonly number[],
+  key: string,
+  reduceKey: string,
+): GpuPlan[] | GpuProgram {
+  const { m, n, k, batch } = dims;
+  const launch = gemmLaunch(tile, m, n, k, batch, extras);
+  const gemm: GpuPlan = {
+    kernel: {
+      key: `${key}:${tileKey(tile)}`,
+      source: () => gemmSource(spec, tile),
+    },
+    uniforms: launch.uniforms,
+    workgroups: launch.workgroups,
+  };
+  if (launch.splits === 1) return [gemm];
+  const count = batch * m * n;
+  return {
+    scratch: [launch.splits * count],
+    plans: [
+      { ...gemm, buffers: [...spec.inputs.keys(), { scratch: 0 }] },
+      {
+        kernel: {
+          key: `splitk:${reduceKey}`,
+          source: () => splitKSource(spec),
+        },
+        uniforms: launch.uniforms,
+        workgroups: splitKGrid(count),
+        buffers: [{ scratch: 0 }, "out"],
+      },
+    ],
+  };
+}
+
 /** WGSL loader of a dense operand stored row-major with `rowLen` columns. */
 function denseLoader(
   x: "A" | "B",
@@ -210,10 +276,13 @@ fn load${x}(q: vec4<i32>, i: u32, k: u32) -> ${ret} {
 }
 
 /**
- * WebGPU matmul: one tiled-GEMM dispatch covering every batch index. Operands
- * whose contiguous axis is a multiple of 4 are read as vec4.
+ * WebGPU matmul: one tiled-GEMM dispatch covering every batch index (plus a
+ * reduction when K is split). Operands whose contiguous axis is a multiple
+ * of 4 are read as vec4.
  */
-export function matmulGpu(args: KernelArgs<MatmulAttrs>): GpuPlan[] {
+export function matmulGpu(
+  args: KernelArgs<MatmulAttrs>,
+): GpuPlan[] | GpuProgram {
   const d = matmulDims(args.inShapes[0], args.inShapes[1], args.attrs);
   const { transA, transB } = args.attrs;
   // A stored [M, K] is contiguous along k; transposed ([K, M]) along m.
@@ -221,13 +290,12 @@ export function matmulGpu(args: KernelArgs<MatmulAttrs>): GpuPlan[] {
   const bCont = transB ? "k" : "mn";
   const vecA = (transA ? d.m : d.k) % 4 === 0;
   const vecB = (transB ? d.k : d.n) % 4 === 0;
-  const tile = gemmTile(d.m, d.n, d.k);
   const key = `gemm:matmul:${transA ? "t" : "n"}${transB ? "t" : "n"}:${
     vecA ? "v" : "s"
-  }${vecB ? "v" : "s"}:${tileKey(tile)}`;
+  }${vecB ? "v" : "s"}`;
   const a = denseLoader("A", "in_a", aCont, vecA, transA ? "p.m" : "p.k");
   const b = denseLoader("B", "in_b", bCont, vecB, transB ? "p.k" : "p.n");
-  const spec = {
+  const spec: GemmSpec = {
     inputs: [{ name: "in_a", vec4: vecA }, { name: "in_b", vec4: vecB }],
     extras: ["a_bs", "b_bs"],
     a,
@@ -237,13 +305,12 @@ fn storeC(z: u32, i: u32, j: u32, v: f32) {
   out[(z * p.m + i) * p.n + j] = v;
 }`,
   };
-  const launch = gemmLaunch(tile, d.m, d.n, d.k, d.batch, [
-    d.aBatched ? d.m * d.k : 0,
-    d.bBatched ? d.k * d.n : 0,
-  ]);
-  return [{
-    kernel: { key, source: () => gemmSource(spec, tile) },
-    uniforms: launch.uniforms,
-    workgroups: launch.workgroups,
-  }];
+  return gemmProgram(
+    spec,
+    gemmTile(d.m, d.n, d.k),
+    { m: d.m, n: d.n, k: d.k, batch: d.batch },
+    [d.aBatched ? d.m * d.k : 0, d.bBatched ? d.k * d.n : 0],
+    key,
+    "matmul",
+  );
 }

@@ -1,7 +1,9 @@
 /**
  * Tests of the convolution primitives (conv2d, convTranspose2d and the
  * weight gradient): both backends against naive direct loops on awkward
- * geometries, WebGPU against the CPU, gradients against finite differences,
+ * geometries, WebGPU against the CPU (also for reductions long enough to
+ * take the split-K path, and past llvmpipe's loop cap), gradients against
+ * finite differences,
  * the transpose as the exact input-gradient of conv2d (what CNN-F's feedback
  * relies on), and the error messages.
  */
@@ -194,6 +196,73 @@ for (const q of [CASES[0], CASES[3], CASES[8]]) {
     { leakCheck: true },
   );
 }
+
+/**
+ * Tolerance for float32 sums of K products of values in [-1, 1], as in
+ * matmul_test.ts: results are of order sqrt(K / 9) with random signs, and
+ * summation error scales with that, not with the (possibly cancelled)
+ * element, so the absolute part is 2e-4 of that scale (7x the ~2e-3 error
+ * of an unsplit sequential sum at K = 67500; a lost K tile errs by units).
+ */
+const longTol = (k: number) => ({ atol: 2e-4 * Math.sqrt(k / 9), rtol: 1e-4 });
+
+testBackends(
+  "conv2dWeightGrad() matches the CPU reference when N*Ho*Wo = 67500",
+  async (b) => {
+    const attrs = {
+      stride: [1, 1] as P,
+      padding: [1, 1] as P,
+      dilation: [1, 1] as P,
+      kernel: [3, 3] as P,
+    };
+    // K = 3 * 150 * 150 = 67500, past llvmpipe's 65535 loop trips. The
+    // 2->17 case has a 32x32 tile, whose inner loop Mesa does not unroll
+    // by itself: it gave wrong sums here before split-K.
+    for (const [ci, co] of [[1, 2], [2, 17]]) {
+      await assertMatchesCpu(
+        b,
+        () =>
+          conv2dWeightGradT(
+            randomTensor([3, ci, 150, 150], 40),
+            randomTensor([3, co, 150, 150], 41),
+            attrs,
+          ),
+        longTol(67500),
+      );
+    }
+  },
+  { leakCheck: true },
+);
+
+testBackends(
+  "conv2d() and convTranspose2d() match the CPU reference over 300 channels",
+  async (b) => {
+    // K = 300 * 3 * 3 = 2700 over an output of few tiles: split-K, with the
+    // partial sums stored back through the NCHW mapping.
+    const geom = { stride: 1, padding: 1 };
+    await assertMatchesCpu(
+      b,
+      () =>
+        conv2d(
+          randomTensor([2, 300, 3, 5], 42),
+          randomTensor([5, 300, 3, 3], 43),
+          geom,
+        ),
+      longTol(2700),
+    );
+    await assertMatchesCpu(
+      b,
+      () =>
+        convTranspose2d(
+          randomTensor([2, 300, 3, 5], 44),
+          randomTensor([300, 4, 3, 3], 45),
+          geom,
+        ),
+      longTol(2700),
+    );
+  },
+  { leakCheck: true },
+);
 
 /** Inputs for a gradient check: deterministic data with shapes. */
 const inputs = (...shapes: number[][]) =>

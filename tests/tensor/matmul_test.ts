@@ -2,12 +2,20 @@
  * Tests of the matmul primitive: the blocked CPU GEMM and the tiled WGSL GEMM
  * against a naive triple loop on awkward sizes (1, primes, non-multiples of
  * the 16/32/64 tiles, vec4-aligned and not), every transpose combination,
- * batched and broadcast operands; WebGPU against the CPU; gradients against
- * finite differences.
+ * batched and broadcast operands; WebGPU against the CPU (including
+ * reductions long enough to need split-K, and longer than llvmpipe's loop
+ * cap); gradients against finite differences.
  */
 
 import assert from "node:assert/strict";
 import "../../autograd/mod.ts";
+import {
+  gemmTile,
+  LOOP_BUDGET,
+  maxKTiles,
+  splitK,
+  TARGET_GROUPS,
+} from "../../gpu/shaders/gemm.ts";
 import { tensor } from "../../tensor/mod.ts";
 import { matmulT } from "../../tensor/tensor.ts";
 import {
@@ -162,6 +170,109 @@ testBackends(
   },
   { leakCheck: true },
 );
+
+/**
+ * Tolerance for float32 sums of K products of values in [-1, 1]. Their
+ * signs are random, so results are of order sqrt(K / 9) (about 90 at
+ * K = 70000) while an element may cancel to near 0: a plain relative
+ * tolerance would be meaningless there, so the absolute part is relative to
+ * that scale. A sequential float32 sum errs by about u sqrt(K) times the
+ * partial sums, ~2e-3 here (measured on lavapipe without split-K; split-K,
+ * which sums chunks of a few hundred terms separately, gave ~1e-4).
+ * 2e-4 of the scale (~0.02) leaves a 7x margin over the unsplit sum, while
+ * a loop that stops early, or one K tile lost, is off by units or tens.
+ */
+const longTol = (k: number) => ({
+  atol: 2e-4 * Math.sqrt(k / 9),
+  rtol: 1e-4,
+});
+
+testBackends(
+  "matmul() matches the CPU reference for K = 70000, past llvmpipe's loop cap",
+  async (bk) => {
+    const k = 70000;
+    // 2x3 is the smallest case; 17x17 (a 32x32 tile with 2x2 per thread)
+    // is one whose inner loop Mesa does not unroll by itself, which gave
+    // wrong sums here before split-K.
+    const cases: [number, number, Trans[]][] = [
+      [2, 3, [TRANS[0], TRANS[3]]],
+      [17, 17, TRANS],
+    ];
+    for (const [m, n, ts] of cases) {
+      for (const t of ts) {
+        await assertMatchesCpu(bk, () => {
+          const [sa, sb] = shapes(m, n, k, t, 0, 0);
+          const a = tensor(randomData(m * k, 13), sa);
+          const b = tensor(randomData(k * n, 14), sb);
+          return matmulT(a, b, t);
+        }, longTol(k));
+      }
+    }
+  },
+  { leakCheck: true },
+);
+
+testBackends(
+  "split-K matmul() matches the CPU reference for batched long products",
+  async (bk) => {
+    // Few output tiles and K of 4099 (scalar loads) or 4100 (vec4): K is
+    // split for occupancy, with a partial last chunk, over batch indices.
+    const cases: [number, number, number, number, number][] = [
+      [3, 3, 5, 7, 4099],
+      [3, 0, 5, 7, 4100],
+      [0, 2, 20, 36, 4100],
+    ];
+    for (const [ba, bb, m, n, k] of cases) {
+      for (const t of TRANS) {
+        await assertMatchesCpu(bk, () => {
+          const [sa, sb] = shapes(m, n, k, t, ba, bb);
+          const a = tensor(randomData(Math.max(ba, 1) * m * k, 15), sa);
+          const b = tensor(randomData(Math.max(bb, 1) * k * n, 16), sb);
+          return matmulT(a, b, t);
+        }, longTol(k));
+      }
+    }
+  },
+  { leakCheck: true },
+);
+
+Deno.test("splitK() bounds the loop trips and covers K exactly", () => {
+  const cases: [number, number, number, number][] = [
+    [2, 3, 70000, 1],
+    [16, 9, 64 * 784, 1], // weight gradient 1->16 at batch 64
+    [32, 288, 8 * 784, 1],
+    [1024, 1024, 1024, 1],
+    [1024, 1024, 5_000_000, 1],
+    [5, 7, 4099, 3],
+    [64, 64, 64, 1],
+    [2, 3, 0, 1],
+  ];
+  for (const [m, n, k, batch] of cases) {
+    const tile = gemmTile(m, n, k);
+    const { splits, kchunk } = splitK(tile, m, n, k, batch);
+    const what = `${m}x${n}x${k} batch ${batch}`;
+    assert.ok(splits >= 1, what);
+    if (splits === 1) {
+      assert.ok(Math.ceil(k / tile.bk) <= maxKTiles(tile), what);
+      continue;
+    }
+    assert.equal(kchunk % tile.bk, 0, what);
+    // Every chunk non-empty, together exactly K.
+    assert.ok((splits - 1) * kchunk < k && splits * kchunk >= k, what);
+    const trips = (kchunk / tile.bk) * (1 + tile.bk / tile.unroll);
+    assert.ok(trips <= LOOP_BUDGET, `${what}: ${trips} trips`);
+  }
+  // Short reductions and outputs with enough tiles stay in one pass; the
+  // 1->16 weight gradient gets enough workgroups; huge K is split for the
+  // loop cap even with plenty of tiles.
+  const t = (m: number, n: number, k: number) =>
+    splitK(gemmTile(m, n, k), m, n, k, 1).splits;
+  assert.equal(t(64, 64, 64), 1);
+  assert.equal(t(1024, 1024, 1024), 1);
+  assert.ok(t(16, 9, 64 * 784) >= 64);
+  assert.ok(t(16, 9, 64 * 784) <= TARGET_GROUPS);
+  assert.ok(t(1024, 1024, 5_000_000) > 1);
+});
 
 testBackends(
   "matmul() gradients match finite differences for every transpose",
