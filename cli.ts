@@ -40,7 +40,8 @@ import { evaluateSaved, runAttack } from "./train/saved.ts";
 /** A usage error: printed with a usage hint, exit code 2. */
 export class UsageError extends Error {}
 
-type Flags = Record<string, string | boolean | undefined>;
+/** Parsed flag values by flag name. */
+export type Flags = Record<string, string | boolean | undefined>;
 
 function parse(argv: string[], options: ParseArgsConfig["options"]): Flags {
   try {

@@ -30,6 +30,7 @@ export {
   FbLinear,
   type FeedbackLayer,
   insNorm,
+  type LatentSnapshot,
 } from "./layers.ts";
 export { CNNFBase, type FeedbackResult, type ForwardResult } from "./model.ts";
 export { CNNF, type CNNFOptions } from "./fmnist.ts";

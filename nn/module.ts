@@ -18,6 +18,13 @@ export interface LoadOptions {
   source?: string;
 }
 
+/**
+ * Tensors registered as parameters. Membership, not `requiresGrad`, makes a
+ * parameter, so freezing one (as attacks do) does not hide it from
+ * `parameters()` or `stateDict()`.
+ */
+const PARAMETERS = new WeakSet<Tensor>();
+
 /** Base class of layers and models. */
 export class Module {
   /** Training mode (dropout active, etc.). */
@@ -29,6 +36,7 @@ export class Module {
    */
   protected param(t: Tensor): Tensor {
     t.requiresGrad = true;
+    PARAMETERS.add(t);
     return keep(t);
   }
 
@@ -46,10 +54,10 @@ export class Module {
     return out;
   }
 
-  /** Own parameters (tensors that require grad held in properties). */
+  /** Own parameters (registered with `param()`, held in properties). */
   protected ownParameters(): [string, Tensor][] {
     return Object.entries(this).filter(([, v]) =>
-      v instanceof Tensor && v.requiresGrad
+      v instanceof Tensor && PARAMETERS.has(v)
     ) as [string, Tensor][];
   }
 

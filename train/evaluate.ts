@@ -130,7 +130,13 @@ export async function evaluateRow(
       attacks: attack ? [attack] : [],
       batchSize: cfg.testBatchSize,
       limit,
-      onProgress: (p) => onProgress?.({ ...p, attack: `${kind} ${col}` }),
+      onProgress: (p) =>
+        onProgress?.({
+          ...p,
+          attack: p.attack === "clean" && col !== "clean"
+            ? `${kind} ${col} (clean pass)`
+            : `${kind} ${col}`,
+        }),
     });
     const cell = attack ? r.results[0] : null;
     values[col] = cell ? cell.robustAccuracy : r.clean[0].accuracy;
