@@ -74,6 +74,18 @@ export interface TrainOutcome {
   steps: number;
   /** Mean seconds per step in this invocation. */
   secondsPerStep: number;
+  /** Training loss and accuracy about 20 times per epoch (fractional epochs). */
+  curve: CurvePoint[];
+}
+
+/** A point of the within-epoch training curve. */
+export interface CurvePoint {
+  /** Fractional epoch (1.0 = end of the first epoch). */
+  epoch: number;
+  /** Mean loss since the previous point. */
+  loss: number;
+  /** Training accuracy since the previous point. */
+  trainAcc: number;
 }
 
 /** Builds the model a configuration describes. */
@@ -167,6 +179,8 @@ export async function trainModel(
   });
   let pos: RunPosition = { epoch: 0, batch: 0, step: 0 };
   let history: EpochMetrics[] = [];
+  const curve: CurvePoint[] = [];
+  let win = { loss: 0, correct: 0, seen: 0 };
   // Sums of a partly trained epoch restored from a mid-epoch checkpoint.
   let partialState: { loss: number; correct: number; seen: number } | null =
     null;
@@ -176,17 +190,20 @@ export async function trainModel(
     const ck = await loadCheckpoint(ckPath);
     pos = restoreCheckpoint(ck, { model, optimizer: opt, scheduler: sched });
     history = ck.meta.history as EpochMetrics[];
-    const partial = (ck.meta.extra as {
+    const extra = ck.meta.extra as {
       partial?: { loss: number; correct: number; seen: number };
-    })?.partial;
-    if (partial) partialState = partial;
+      curve?: CurvePoint[];
+    } | undefined;
+    if (extra?.partial) partialState = extra.partial;
+    curve.push(...(extra?.curve ?? []));
     hooks.onLog?.(
       `${kind}: resumed from ${ckPath} at epoch ${
         pos.epoch + 1
       }, batch ${pos.batch}, step ${pos.step}`,
     );
   }
-  const save = async (extra?: unknown) => {
+  const save = async (extra: Record<string, unknown> = {}) => {
+    extra = { ...extra, curve };
     await saveCheckpoint(ckPath, {
       model,
       optimizer: opt,
@@ -255,6 +272,20 @@ export async function trainModel(
       lossSum += lv[0] * b;
       correct += hv[0];
       seen += b;
+      win = {
+        loss: win.loss + lv[0] * b,
+        correct: win.correct + hv[0],
+        seen: win.seen + b,
+      };
+      const every = Math.max(1, Math.floor(perEpoch / 20));
+      if ((batch + 1) % every === 0 || batch + 1 === perEpoch) {
+        curve.push({
+          epoch: epoch + (batch + 1) / perEpoch,
+          loss: win.loss / win.seen,
+          trainAcc: win.correct / win.seen,
+        });
+        win = { loss: 0, correct: 0, seen: 0 };
+      }
       pos = { epoch, batch: batch + 1, step: pos.step + 1 };
       stepsNow++;
       busy += performance.now() - ts;
@@ -278,12 +309,14 @@ export async function trainModel(
             batch + 1
           }; checkpoint ${ckPath} (resume with --resume)`,
         );
+        opt.dispose();
         return {
           model,
           history,
           finished: false,
           steps: stepsNow,
           secondsPerStep: busy / 1000 / stepsNow,
+          curve,
         };
       }
       if (stop) stopAfterEpoch = true;
@@ -316,21 +349,24 @@ export async function trainModel(
           epoch + 1
         }; checkpoint ${ckPath} (resume with --resume)`,
       );
+      opt.dispose();
       return {
         model,
         history,
         finished: false,
         steps: stepsNow,
         secondsPerStep: busy / 1000 / Math.max(stepsNow, 1),
+        curve,
       };
     }
   }
-  stopAfterEpoch = false;
+  opt.dispose();
   return {
     model,
     history,
     finished: true,
     steps: stepsNow,
     secondsPerStep: busy / 1000 / Math.max(stepsNow, 1),
+    curve,
   };
 }

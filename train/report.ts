@@ -45,8 +45,13 @@ export interface ReportData {
   curves: { name: string; points: CurvePoint[] }[];
   /** Table columns (attack names). */
   columns: string[];
-  /** Table rows: model, decision rule, accuracy per column in [0, 1]. */
-  rows: { model: string; rule: string; values: Record<string, number> }[];
+  /** Table rows: model, decision rule, accuracy per column in [0, 1], and the examples behind each. */
+  rows: {
+    model: string;
+    rule: string;
+    values: Record<string, number>;
+    examples?: Record<string, number>;
+  }[];
   /** Example grids per model. */
   examples: { name: string; attack: string; items: ReportExample[] }[];
 }
@@ -125,18 +130,21 @@ ${lines}</svg>`;
 
 /** Renders the report as one HTML document. */
 export function renderReport(d: ReportData): string {
+  // Points carry NaN for what they do not measure (test-only points).
+  const finite = (pts: [number, number][]) =>
+    pts.filter((p) => Number.isFinite(p[1]));
   const lossChart = chart(
     "Training loss",
     d.curves.map((c) => ({
       name: c.name,
-      pts: c.points.map((p) => [p.epoch, p.loss] as [number, number]),
+      pts: finite(c.points.map((p) => [p.epoch, p.loss])),
     })),
     "loss",
   );
   const accSeries = d.curves.flatMap((c) => [
     {
       name: `${c.name} train`,
-      pts: c.points.map((p) => [p.epoch, 100 * p.trainAcc] as [number, number]),
+      pts: finite(c.points.map((p) => [p.epoch, 100 * p.trainAcc])),
     },
     {
       name: `${c.name} test`,
@@ -188,6 +196,20 @@ figure img{width:56px;height:56px;image-rendering:pixelated;margin:1px}
 <ul>${d.about.map((a) => `<li>${esc(a)}</li>`).join("")}</ul>
 <h2>Training curves</h2><div class="charts">${lossChart}${accChart}</div>
 <h2>Evaluation (accuracy %)</h2><table>${head}\n${body}</table>
+<p>Examples per column: ${
+    esc(
+      d.columns.map((c) =>
+        `${c} ${
+          [
+            ...new Set(
+              d.rows.map((r) => r.examples?.[c]).filter((v) => v !== undefined),
+            ),
+          ].join("/") || "—"
+        }`
+      )
+        .join(", "),
+    )
+  }.</p>
 <h2>Examples</h2>${grids || "<p>none</p>"}
 </body></html>
 `;

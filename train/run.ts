@@ -20,7 +20,12 @@ import { loadCifar10 } from "./data/cifar.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluateRow, REFERENCE_COLUMNS, type TableRow } from "./evaluate.ts";
 import { saveSafetensors, writeFileAtomic } from "./files.ts";
-import { type EpochMetrics, type TrainHooks, trainModel } from "./loop.ts";
+import {
+  type CurvePoint,
+  type EpochMetrics,
+  type TrainHooks,
+  trainModel,
+} from "./loop.ts";
 import { imageDataUrl } from "./png.ts";
 import { renderReport, type ReportExample } from "./report.ts";
 
@@ -171,6 +176,7 @@ export async function runTraining(
   if (!options.resume) await writeFileAtomic(metricsPath, new Uint8Array(0));
   const history: EpochMetrics[] = [];
   const models: Record<string, CNNFBase> = {};
+  const curves: Record<string, CurvePoint[]> = {};
   const secondsPerStep: Record<string, number> = {};
   const steps: Record<string, number> = {};
   let finished = true;
@@ -200,6 +206,7 @@ export async function runTraining(
     }, { resume });
     history.push(...r.history);
     models[kind] = r.model;
+    curves[kind] = r.curve;
     secondsPerStep[kind] = r.secondsPerStep;
     steps[kind] = r.steps;
     batchesPerEpoch = Math.floor(data.train.n / cfg.batchSize);
@@ -256,12 +263,15 @@ export async function runTraining(
       ],
       curves: cfg.models.map((k) => ({
         name: k,
-        points: history.filter((h) => h.model === k).map((h) => ({
-          epoch: h.epoch,
-          loss: h.loss,
-          trainAcc: h.trainAcc,
-          testAcc: h.testAcc,
-        })),
+        points: [
+          ...(curves[k] ?? []).map((c) => ({ ...c })),
+          ...history.filter((h) => h.model === k).map((h) => ({
+            epoch: h.epoch,
+            loss: NaN,
+            trainAcc: NaN,
+            testAcc: h.testAcc,
+          })),
+        ],
       })),
       columns: REFERENCE_COLUMNS.filter((c) => columns.includes(c)).concat(
         columns.filter((c) => !REFERENCE_COLUMNS.includes(c)),
@@ -269,6 +279,7 @@ export async function runTraining(
       rows: table.map((r) => ({
         model: r.model,
         rule: r.rule,
+        examples: r.examples,
         values: r.values,
       })),
       examples,
