@@ -4,6 +4,10 @@
  * fallback, and the building blocks of CNN-F (convolutional networks with
  * recurrent generative feedback) and adversarial robustness research.
  *
+ * Training, datasets and the CLI's file handling live in `./train` and
+ * `./data` (they use Deno's file APIs); everything here also runs in a
+ * browser.
+ *
  * @example Train a step of a tiny model
  * ```ts
  * import { crossEntropy, init, randn, tensor } from "@cnnf/webgpu";
@@ -24,6 +28,10 @@
 
 export * from "./tensor/mod.ts";
 export * from "./autograd/mod.ts";
+export * from "./nn/mod.ts";
+export * as optim from "./nn/optim.ts";
+export * from "./cnnf/mod.ts";
+export * from "./attacks/mod.ts";
 export {
   type AdapterSummary,
   GpuKernelError,
