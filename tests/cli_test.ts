@@ -27,7 +27,7 @@ Deno.test("cli --help on every command prints usage and exits 0", async () => {
   }
   const top = await cli("--help");
   assert.equal(top.code, 0);
-  assert.match(top.stdout, /commands:\n  train/);
+  assert.match(top.stdout, /commands:\n {2}train/);
   const none = await cli();
   assert.equal(none.code, 2, "no command is bad usage");
 });
