@@ -75,11 +75,11 @@ export interface TrainOutcome {
   /** Mean seconds per step in this invocation. */
   secondsPerStep: number;
   /** Training loss and accuracy about 20 times per epoch (fractional epochs). */
-  curve: CurvePoint[];
+  curve: TrainCurvePoint[];
 }
 
 /** A point of the within-epoch training curve. */
-export interface CurvePoint {
+export interface TrainCurvePoint {
   /** Fractional epoch (1.0 = end of the first epoch). */
   epoch: number;
   /** Mean loss since the previous point. */
@@ -179,7 +179,7 @@ export async function trainModel(
   });
   let pos: RunPosition = { epoch: 0, batch: 0, step: 0 };
   let history: EpochMetrics[] = [];
-  const curve: CurvePoint[] = [];
+  const curve: TrainCurvePoint[] = [];
   let win = { loss: 0, correct: 0, seen: 0 };
   // Sums of a partly trained epoch restored from a mid-epoch checkpoint.
   let partialState: { loss: number; correct: number; seen: number } | null =
@@ -192,7 +192,7 @@ export async function trainModel(
     history = ck.meta.history as EpochMetrics[];
     const extra = ck.meta.extra as {
       partial?: { loss: number; correct: number; seen: number };
-      curve?: CurvePoint[];
+      curve?: TrainCurvePoint[];
     } | undefined;
     if (extra?.partial) partialState = extra.partial;
     curve.push(...(extra?.curve ?? []));

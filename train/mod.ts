@@ -22,6 +22,7 @@ export {
   checkpointPath,
   cleanAccuracy,
   type EpochMetrics,
+  type TrainCurvePoint,
   type TrainHooks,
   trainModel,
   type TrainOutcome,

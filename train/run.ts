@@ -21,8 +21,8 @@ import type { TrainConfig } from "./config.ts";
 import { evaluateRow, REFERENCE_COLUMNS, type TableRow } from "./evaluate.ts";
 import { saveSafetensors, writeFileAtomic } from "./files.ts";
 import {
-  type CurvePoint,
   type EpochMetrics,
+  type TrainCurvePoint,
   type TrainHooks,
   trainModel,
 } from "./loop.ts";
@@ -176,7 +176,7 @@ export async function runTraining(
   if (!options.resume) await writeFileAtomic(metricsPath, new Uint8Array(0));
   const history: EpochMetrics[] = [];
   const models: Record<string, CNNFBase> = {};
-  const curves: Record<string, CurvePoint[]> = {};
+  const curves: Record<string, TrainCurvePoint[]> = {};
   const secondsPerStep: Record<string, number> = {};
   const steps: Record<string, number> = {};
   let finished = true;
