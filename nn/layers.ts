@@ -14,6 +14,7 @@ import {
   convTranspose2d,
   maxPool2d,
   type Pair,
+  type PoolOptions,
   upsampleNearest,
 } from "../tensor/functional.ts";
 import { matmulT, type Tensor } from "../tensor/tensor.ts";
@@ -162,14 +163,10 @@ export class ConvTranspose2d extends Layer {
   }
 }
 
-/** Max pooling. */
-export class MaxPool2d extends Layer {
-  /** Window size. */
-  readonly kernelSize: Pair;
-  /** Stride (default: the window). */
-  readonly stride?: Pair;
-  /** Padding. */
-  readonly padding?: Pair;
+/** Geometry shared by the pooling layers. */
+export abstract class Pool2d extends Layer {
+  /** Window geometry (stride defaults to the window). */
+  readonly options: PoolOptions;
   /**
    * Creates the layer.
    * @param kernelSize Window size.
@@ -180,49 +177,23 @@ export class MaxPool2d extends Layer {
     options: { stride?: Pair; padding?: Pair } = {},
   ) {
     super();
-    this.kernelSize = kernelSize;
-    this.stride = options.stride;
-    this.padding = options.padding;
-  }
-  /** Pools. */
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, {
-      kernelSize: this.kernelSize,
-      stride: this.stride,
-      padding: this.padding,
-    });
+    this.options = { kernelSize, ...options };
   }
 }
 
-/** Average pooling. */
-export class AvgPool2d extends Layer {
-  /** Window size. */
-  readonly kernelSize: Pair;
-  /** Stride (default: the window). */
-  readonly stride?: Pair;
-  /** Padding. */
-  readonly padding?: Pair;
-  /**
-   * Creates the layer.
-   * @param kernelSize Window size.
-   * @param options stride, padding.
-   */
-  constructor(
-    kernelSize: Pair,
-    options: { stride?: Pair; padding?: Pair } = {},
-  ) {
-    super();
-    this.kernelSize = kernelSize;
-    this.stride = options.stride;
-    this.padding = options.padding;
-  }
+/** Max pooling. */
+export class MaxPool2d extends Pool2d {
   /** Pools. */
   forward(x: Tensor): Tensor {
-    return avgPool2d(x, {
-      kernelSize: this.kernelSize,
-      stride: this.stride,
-      padding: this.padding,
-    });
+    return maxPool2d(x, this.options);
+  }
+}
+
+/** Average pooling (padding counted in the divisor, as PyTorch's default). */
+export class AvgPool2d extends Pool2d {
+  /** Pools. */
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.options);
   }
 }
 

@@ -32,6 +32,7 @@ export {
   Layer,
   Linear,
   MaxPool2d,
+  Pool2d,
   ReLU,
   Sequential,
   Upsample,

@@ -20,7 +20,7 @@ import { LinfSPSA } from "../attacks/spsa.ts";
 import { Square } from "../attacks/square.ts";
 import { cnnfTarget } from "../attacks/targets.ts";
 import { TransferAttack } from "../attacks/transfer.ts";
-import type { Target } from "../attacks/types.ts";
+import type { Attack, Target } from "../attacks/types.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import { scalePixels } from "./data/dataset.ts";
 import type { Dataset } from "./data/dataset.ts";
@@ -175,36 +175,18 @@ export async function evaluateRow(
         }
         break;
       case "fgsm":
-        await run(col, e2eAvg, {
-          name: col,
-          create: (t) => new FGSM(t, { ...common, eps: cfg.eps }),
-        });
-        break;
       case "apgd-ce":
-        await run(col, e2eAvg, {
-          name: col,
-          create: (t) => new APGD(t, { ...common, eps: cfg.eps, nIter: 20 }),
-        });
-        break;
       case "apgd-t":
-        await run(col, e2eAvg, {
-          name: col,
-          create: (t) => new APGDT(t, { ...common, eps: cfg.eps, nIter: 20 }),
-        });
-        break;
       case "square":
-        await run(col, e2eAvg, {
-          name: col,
-          create: (t) =>
-            new Square(t, { ...common, eps: cfg.eps, nQueries: 200 }),
-          limit: spsaLimit,
-        });
-        break;
       case "autoattack":
+        // Gradient attacks end to end on the decision rule's logits; the
+        // query-hungry ones on the SPSA subset.
         await run(col, e2eAvg, {
           name: col,
-          create: (t) => new AutoAttack(t, { ...common, eps: cfg.eps }),
-          limit: spsaLimit,
+          create: (t) => makeAttack(col, t, cfg),
+          limit: col === "square" || col === "autoattack"
+            ? spsaLimit
+            : undefined,
         });
         break;
     }
@@ -225,6 +207,47 @@ export async function evaluateRow(
   }
   model.reset();
   return { model: kind, rule: plain ? "-" : rule, values, examples };
+}
+
+/** Names accepted by `runAttack`. */
+export const ATTACK_NAMES: readonly string[] = [
+  "pgd",
+  "fgsm",
+  "apgd-ce",
+  "apgd-t",
+  "square",
+  "spsa",
+  "autoattack",
+];
+
+/** Creates a named attack with the configuration's budget. */
+export function makeAttack(name: string, t: Target, cfg: TrainConfig): Attack {
+  const c = { clipMin: -1, clipMax: 1, eps: cfg.eps };
+  switch (name) {
+    case "pgd":
+      return new LinfPGD(t, { ...c, epsIter: cfg.epsIter, nbIter: cfg.nbIter });
+    case "fgsm":
+      return new FGSM(t, c);
+    case "apgd-ce":
+      return new APGD(t, { ...c, nIter: Math.max(cfg.nbIter, 10) });
+    case "apgd-t":
+      return new APGDT(t, { ...c, nIter: Math.max(cfg.nbIter, 10) });
+    case "square":
+      return new Square(t, { ...c, nQueries: 1000 });
+    case "spsa":
+      return new LinfSPSA(t, {
+        ...c,
+        nbIter: cfg.nbIter,
+        nbSample: cfg.spsaSamples,
+        maxBatchSize: 64,
+      });
+    case "autoattack":
+      return new AutoAttack(t, c);
+    default:
+      throw new Error(
+        `attack: unknown attack '${name}' (${ATTACK_NAMES.join(", ")})`,
+      );
+  }
 }
 
 /** Formats rows as a fixed-width text table (accuracy in %). */

@@ -202,6 +202,18 @@ export async function trainModel(
       }, batch ${pos.batch}, step ${pos.step}`,
     );
   }
+  // Frees the optimizer state and reports how the run ended.
+  const outcome = (finished: boolean): TrainOutcome => {
+    opt.dispose();
+    return {
+      model,
+      history,
+      finished,
+      steps: stepsNow,
+      secondsPerStep: busy / 1000 / Math.max(stepsNow, 1),
+      curve,
+    };
+  };
   const save = async (extra: Record<string, unknown> = {}) => {
     extra = { ...extra, curve };
     await saveCheckpoint(ckPath, {
@@ -309,15 +321,7 @@ export async function trainModel(
             batch + 1
           }; checkpoint ${ckPath} (resume with --resume)`,
         );
-        opt.dispose();
-        return {
-          model,
-          history,
-          finished: false,
-          steps: stepsNow,
-          secondsPerStep: busy / 1000 / stepsNow,
-          curve,
-        };
+        return outcome(false);
       }
       if (stop) stopAfterEpoch = true;
     }
@@ -349,24 +353,8 @@ export async function trainModel(
           epoch + 1
         }; checkpoint ${ckPath} (resume with --resume)`,
       );
-      opt.dispose();
-      return {
-        model,
-        history,
-        finished: false,
-        steps: stepsNow,
-        secondsPerStep: busy / 1000 / Math.max(stepsNow, 1),
-        curve,
-      };
+      return outcome(false);
     }
   }
-  opt.dispose();
-  return {
-    model,
-    history,
-    finished: true,
-    steps: stepsNow,
-    secondsPerStep: busy / 1000 / Math.max(stepsNow, 1),
-    curve,
-  };
+  return outcome(true);
 }

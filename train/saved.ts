@@ -6,26 +6,25 @@
  * @module
  */
 
-import { APGD, APGDT } from "../attacks/apgd.ts";
-import { AutoAttack } from "../attacks/autoattack.ts";
 import {
   type EvalCell,
   type EvalProgress,
   evaluate,
 } from "../attacks/evaluate.ts";
-import { FGSM } from "../attacks/fgsm.ts";
-import { LinfPGD } from "../attacks/pgd.ts";
-import { LinfSPSA } from "../attacks/spsa.ts";
-import { Square } from "../attacks/square.ts";
 import { cnnfTarget } from "../attacks/targets.ts";
-import type { Attack, Target } from "../attacks/types.ts";
 import { loadReferenceStateDict } from "../cnnf/checkpoint.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import type { TrainConfig } from "./config.ts";
 import { loadCifar10 } from "./data/cifar.ts";
 import type { Dataset } from "./data/dataset.ts";
 import { loadFashionMnist } from "./data/idx.ts";
-import { evalData, evaluateRow, type TableRow } from "./evaluate.ts";
+import {
+  ATTACK_NAMES,
+  evalData,
+  evaluateRow,
+  makeAttack,
+  type TableRow,
+} from "./evaluate.ts";
 import { loadSafetensors } from "./files.ts";
 import { buildModel } from "./loop.ts";
 import { sampleDataset } from "./run.ts";
@@ -95,47 +94,6 @@ export async function evaluateSaved(
     }
   }
   return { table, dataSource: test.source, examples: test.n };
-}
-
-/** Names accepted by `runAttack`. */
-export const ATTACK_NAMES: readonly string[] = [
-  "pgd",
-  "fgsm",
-  "apgd-ce",
-  "apgd-t",
-  "square",
-  "spsa",
-  "autoattack",
-];
-
-/** Creates a named attack with the configuration's budget. */
-export function makeAttack(name: string, t: Target, cfg: TrainConfig): Attack {
-  const c = { clipMin: -1, clipMax: 1, eps: cfg.eps };
-  switch (name) {
-    case "pgd":
-      return new LinfPGD(t, { ...c, epsIter: cfg.epsIter, nbIter: cfg.nbIter });
-    case "fgsm":
-      return new FGSM(t, c);
-    case "apgd-ce":
-      return new APGD(t, { ...c, nIter: Math.max(cfg.nbIter, 10) });
-    case "apgd-t":
-      return new APGDT(t, { ...c, nIter: Math.max(cfg.nbIter, 10) });
-    case "square":
-      return new Square(t, { ...c, nQueries: 1000 });
-    case "spsa":
-      return new LinfSPSA(t, {
-        ...c,
-        nbIter: cfg.nbIter,
-        nbSample: cfg.spsaSamples,
-        maxBatchSize: 64,
-      });
-    case "autoattack":
-      return new AutoAttack(t, c);
-    default:
-      throw new Error(
-        `attack: unknown attack '${name}' (${ATTACK_NAMES.join(", ")})`,
-      );
-  }
 }
 
 /** Runs one attack against saved CNN-F weights on every attack target. */
