@@ -75,9 +75,12 @@ export class ProgressPrinter {
       `${k} ${typeof v === "number" ? fmtNum(v) : v}`
     ).join("  ");
     const pct = e.total ? Math.floor((100 * e.done) / e.total) : 100;
-    const stats = `${e.done}/${e.total}  ${rate.toFixed(1)} ${
-      e.unit ?? "it"
-    }/s  eta ${formatDuration(eta)}`;
+    // Slow steps (a minute each on a CPU) read better as seconds per unit.
+    const unit = e.unit ?? "it";
+    const speed = rate >= 1 || rate === 0
+      ? `${rate.toFixed(1)} ${unit}/s`
+      : `${(1 / rate).toFixed(1)} s/${unit}`;
+    const stats = `${e.done}/${e.total}  ${speed}  eta ${formatDuration(eta)}`;
     if (this.#tty) {
       const width = 20;
       const fill = Math.round((width * pct) / 100);
