@@ -99,9 +99,14 @@ function cpu(
   const s = split(args.inShapes[0], args.attrs.axes);
   const nOut = sizeOf(s.keptShape);
   const nRed = sizeOf(s.redShape);
-  const redOff = new Array<number>(nRed);
+  // The reduced axes are often a trailing block (a full sum, a row max):
+  // then the reduced elements of an output are one contiguous run.
+  const axes = args.attrs.axes;
+  const rank = args.inShapes[0].length;
+  const trailing = axes.every((a, i) => a === rank - axes.length + i);
+  const redOff = trailing ? null : new Int32Array(nRed);
   const rc = new Array<number>(s.redShape.length).fill(0);
-  for (let r = 0; r < nRed; r++) {
+  for (let r = 0; redOff && r < nRed; r++) {
     let off = 0;
     rc.forEach((c, d) => (off += c * s.redStrides[d]));
     redOff[r] = off;
@@ -117,13 +122,14 @@ function cpu(
     kc.forEach((c, d) => (base += c * s.keptStrides[d]));
     if (mode === "sum") {
       let acc = 0;
-      for (let r = 0; r < nRed; r++) acc += x[base + redOff[r]];
+      if (!redOff) { for (let r = 0; r < nRed; r++) acc += x[base + r]; }
+      else for (let r = 0; r < nRed; r++) acc += x[base + redOff[r]];
       out[o] = acc;
     } else {
       let best = -Infinity;
       let idx = -1;
       for (let r = 0; r < nRed; r++) {
-        const v = sign * x[base + redOff[r]];
+        const v = sign * x[base + (redOff ? redOff[r] : r)];
         if (v > best || (idx < 0 && v === v)) {
           best = v;
           idx = r;
