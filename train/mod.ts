@@ -62,3 +62,9 @@ export {
   type TableRow,
 } from "./evaluate.ts";
 export { loadData, type RunResult, runTraining, sampleDataset } from "./run.ts";
+export {
+  CONFIG_FLAGS,
+  configFromFlags,
+  type Flags,
+  UsageError,
+} from "./flags.ts";
