@@ -17,18 +17,8 @@ import {
   benchCase,
   envInt,
   SOFTWARE_ADAPTER,
+  values,
 } from "./_util.ts";
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
-}
 
 const large = envInt("BENCH_LARGE", 0) === 1;
 
