@@ -215,6 +215,21 @@ async function runInfo(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Shows an evaluation progress report as one progress line. */
+function evalEvent(
+  progress: ProgressPrinter,
+  label: string,
+  p: { done: number; total: number; robust: number },
+): void {
+  progress.update({
+    label,
+    done: p.done,
+    total: p.total,
+    unit: "img",
+    fields: { robust: p.robust },
+  });
+}
+
 async function runTrain(argv: string[]): Promise<number> {
   const flags = parse(argv, { ...COMMON_FLAGS, resume: { type: "boolean" } });
   if (flags.help) {
@@ -251,14 +266,7 @@ async function runTrain(argv: string[]): Promise<number> {
             m.imagesPerSec.toFixed(1)
           } img/s`,
         ),
-      onEvalProgress: (p) =>
-        progress.update({
-          label: `eval ${p.attack}`,
-          done: p.done,
-          total: p.total,
-          unit: "img",
-          fields: { robust: p.robust },
-        }),
+      onEvalProgress: (p) => evalEvent(progress, `eval ${p.attack}`, p),
       shouldStop: () => stop,
     }, { resume: Boolean(flags.resume), about });
     progress.done();
@@ -312,14 +320,7 @@ async function runEval(argv: string[]): Promise<number> {
   const r = await evaluateSaved(
     String(flags.weights),
     cfg,
-    (p) =>
-      progress.update({
-        label: `eval ${p.attack}`,
-        done: p.done,
-        total: p.total,
-        unit: "img",
-        fields: { robust: p.robust },
-      }),
+    (p) => evalEvent(progress, `eval ${p.attack}`, p),
   );
   progress.done();
   if (flags.json) console.log(JSON.stringify({ config: cfg, backend, ...r }));
@@ -353,14 +354,7 @@ async function runAttackCmd(argv: string[]): Promise<number> {
     String(flags.weights),
     name,
     cfg,
-    (p) =>
-      progress.update({
-        label: `${name} ${p.target}`,
-        done: p.done,
-        total: p.total,
-        unit: "img",
-        fields: { robust: p.robust },
-      }),
+    (p) => evalEvent(progress, `${name} ${p.target}`, p),
   );
   progress.done();
   if (flags.json) console.log(JSON.stringify({ backend, attack: name, ...r }));
