@@ -121,7 +121,7 @@ export class GpuRuntime {
     this.#arenaData = new Uint8Array(batch * UNIFORM_SLOT);
     this.#arena = device.createBuffer({
       size: batch * UNIFORM_SLOT,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       label: "uniform-arena",
     });
     device.addEventListener("uncapturederror", (e) => {

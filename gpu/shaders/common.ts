@@ -31,6 +31,18 @@ export function packUniforms(
   return buf;
 }
 
+/**
+ * WGSL declaring the parameter block `p: P` at `binding`. It is bound as
+ * read-only storage, not as a uniform buffer: Mesa's lavapipe (22.x) bakes
+ * uniform-buffer values that steer loops into a freshly compiled shader
+ * variant at every dispatch, which cost about 0.8-2 MiB of native memory
+ * per dispatch (never freed) and several milliseconds of compilation. A
+ * storage binding has the same layout and is read the same way elsewhere.
+ */
+export function paramsBinding(binding: number): string {
+  return `@group(0) @binding(${binding}) var<storage, read> p: P;`;
+}
+
 /** A grid of `WG_SIZE`-thread workgroups covering `n` threads. */
 export function grid1d(
   n: number,

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { at, GROUP_INDEX, MAIN_ARGS, WG_SIZE } from "./common.ts";
+import {
+  at,
+  GROUP_INDEX,
+  MAIN_ARGS,
+  paramsBinding,
+  WG_SIZE,
+} from "./common.ts";
 
 /** Geometry of one strided copy (all arrays have the region's rank). */
 export interface CopyGeometry {
@@ -44,7 +50,7 @@ struct P {
 }
 @group(0) @binding(0) var<storage, read> src: array<${type}>;
 @group(0) @binding(1) var<storage, read_write> out: array<${type}>;
-@group(0) @binding(2) var<uniform> p: P;
+${paramsBinding(2)}
 override WG: u32 = ${WG_SIZE};
 
 @compute @workgroup_size(WG)

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { at, GROUP_INDEX, MAIN_ARGS, WG_SIZE } from "./common.ts";
+import {
+  at,
+  GROUP_INDEX,
+  MAIN_ARGS,
+  paramsBinding,
+  WG_SIZE,
+} from "./common.ts";
 
 /** Largest rank the elementwise template supports. */
 export const EW_MAX_RANK = 8;
@@ -81,7 +87,7 @@ struct P {
 }
 ${decls}
 @group(0) @binding(${k}) var<storage, read_write> out: array<${outType}>;
-@group(0) @binding(${k + 1}) var<uniform> p: P;
+${paramsBinding(k + 1)}
 override WG: u32 = ${WG_SIZE};
 
 @compute @workgroup_size(WG)

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { grid2d } from "./common.ts";
+import { grid2d, paramsBinding } from "./common.ts";
 
 /** Tile sizes of a GEMM kernel. */
 export interface GemmTile {
@@ -351,7 +351,7 @@ export function gemmSource(spec: GemmSpec, tile: GemmTile): string {
 ${gemmStruct(spec)}
 ${decls}
 @group(0) @binding(${n}) var<storage, read_write> out: array<f32>;
-@group(0) @binding(${n + 1}) var<uniform> p: P;
+${paramsBinding(n + 1)}
 
 const BM = ${tile.bm}u;
 const BN = ${tile.bn}u;

@@ -12,7 +12,13 @@
  * @module
  */
 
-import { GROUP_INDEX, MAIN_ARGS, packUniforms, WG_SIZE } from "./common.ts";
+import {
+  GROUP_INDEX,
+  MAIN_ARGS,
+  packUniforms,
+  paramsBinding,
+  WG_SIZE,
+} from "./common.ts";
 
 /** Sizes of one pooling dispatch: planes of H x W pooled to Ho x Wo. */
 export interface PoolGeometry {
@@ -72,7 +78,7 @@ function bindings(inputs: string[], outType: string): string {
   const k = inputs.length;
   return `${ins.join("\n")}
 @group(0) @binding(${k}) var<storage, read_write> out: array<${outType}>;
-@group(0) @binding(${k + 1}) var<uniform> p: P;`;
+${paramsBinding(k + 1)}`;
 }
 
 /** Thread prologue: `i` is the element, the kernel returns past `p.n`. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { GROUP_INDEX, MAIN_ARGS, WG_SIZE } from "./common.ts";
+import { GROUP_INDEX, MAIN_ARGS, paramsBinding, WG_SIZE } from "./common.ts";
 
 /** WGSL of the hash and the uniform/normal generators. */
 export function randomSource(kind: "uniform" | "normal"): string {
@@ -18,7 +18,7 @@ export function randomSource(kind: "uniform" | "normal"): string {
   return `
 struct P { n: u32, offset: u32, k0: u32, k1: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<uniform> p: P;
+${paramsBinding(1)}
 override WG: u32 = ${WG_SIZE};
 
 fn fmix(v: u32) -> u32 {

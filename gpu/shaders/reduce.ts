@@ -6,7 +6,7 @@
  * @module
  */
 
-import { at, GROUP_INDEX, MAIN_ARGS } from "./common.ts";
+import { at, GROUP_INDEX, MAIN_ARGS, paramsBinding } from "./common.ts";
 
 /** Reduction kinds. */
 export type ReduceMode = "sum" | "max" | "min" | "argmax" | "argmin";
@@ -78,7 +78,7 @@ struct P {
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${outType}>;
-@group(0) @binding(2) var<uniform> p: P;
+${paramsBinding(2)}
 const WG: u32 = ${REDUCE_WG}u;
 var<workgroup> sv: array<f32, WG>;
 var<workgroup> si: array<i32, WG>;

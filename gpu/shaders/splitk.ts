@@ -13,7 +13,7 @@
  * @module
  */
 
-import { grid1d, GROUP_INDEX, MAIN_ARGS } from "./common.ts";
+import { grid1d, GROUP_INDEX, MAIN_ARGS, paramsBinding } from "./common.ts";
 import { type GemmSpec, gemmStruct } from "./gemm.ts";
 
 /** Threads per workgroup of the split-K reduction. */
@@ -30,7 +30,7 @@ export function splitKSource(spec: GemmSpec): string {
 ${gemmStruct(spec)}
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
+${paramsBinding(2)}
 ${spec.store}
 
 @compute @workgroup_size(${SPLITK_WG})
