@@ -21,6 +21,54 @@ export class GpuKernelError extends Error {
   }
 }
 
+/**
+ * A buffer request over the device's limits, refused before anything was
+ * created (so the device and the pool stay usable).
+ */
+export class GpuAllocationError extends Error {
+  /** The op that asked for the buffer. */
+  readonly op: string;
+  /** Bytes asked for. */
+  readonly bytes: number;
+  /** The limit's value in bytes. */
+  readonly limit: number;
+  /** The limit's name, e.g. "maxStorageBufferBindingSize". */
+  readonly limitName: string;
+  /**
+   * Creates the error.
+   * @param op The op that asked.
+   * @param bytes Bytes asked for.
+   * @param limit The limit in bytes.
+   * @param limitName The limit's WebGPU name.
+   */
+  constructor(op: string, bytes: number, limit: number, limitName: string) {
+    super(
+      `${op}: cannot allocate ${
+        formatBytes(bytes)
+      } (${bytes} bytes) on WebGPU: over the device's ${limitName} of ${
+        formatBytes(limit)
+      } (${limit} bytes)`,
+    );
+    this.name = "GpuAllocationError";
+    this.op = op;
+    this.bytes = bytes;
+    this.limit = limit;
+    this.limitName = limitName;
+  }
+}
+
+/** "1.5 GiB"-style rendering of a byte count. */
+export function formatBytes(bytes: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} bytes` : `${+v.toFixed(2)} ${units[u]}`;
+}
+
 /** A WGSL shader that failed to compile; the message shows the line. */
 export class ShaderCompileError extends Error {
   /** Name of the kernel whose shader failed. */

@@ -4,14 +4,20 @@
  *
  * Dispatches are encoded into one pending compute pass and submitted in
  * batches (every `batchSize` dispatches, or when something is read back), so
- * no op waits on the GPU. Each dispatch's uniform block goes into a shared
- * arena written once per submit; queue ordering makes the reuse safe.
+ * no op waits on the GPU. Each dispatch's parameter block goes into a shared
+ * arena written once per submit; queue ordering makes the reuse safe. (The
+ * arena is bound as read-only storage, see `paramsBinding`.)
  *
  * @module
  */
 
-import { BufferPool, type PoolStats } from "./buffer_pool.ts";
-import { GpuKernelError, ShaderCompileError } from "./errors.ts";
+import {
+  bucketSize,
+  BufferPool,
+  type BufferPoolOptions,
+  type PoolStats,
+} from "./buffer_pool.ts";
+import { formatBytes, GpuKernelError, ShaderCompileError } from "./errors.ts";
 
 /** A compute kernel: WGSL plus the key it is cached (and labelled) under. */
 export interface KernelSpec {
@@ -29,7 +35,10 @@ export interface Dispatch {
   kernel: KernelSpec;
   /** Storage bindings 0..n-1: inputs first, then outputs. */
   buffers: GPUBuffer[];
-  /** Contents of the uniform binding `n` (at most 256 bytes), if any. */
+  /**
+   * Contents of the parameter binding `n` (at most 256 bytes), if any; bound
+   * as read-only storage (`paramsBinding`).
+   */
   uniforms?: ArrayBuffer;
   /** Workgroup counts; x and y are each at most 65535. */
   workgroups: [number, number, number];
@@ -52,6 +61,9 @@ export interface AdapterSummary {
 }
 
 const UNIFORM_SLOT = 256;
+
+/** Readback buffers kept between reads; larger ones are kept first. */
+const MAX_IDLE_STAGING = 2;
 
 /** Requests an adapter; null when WebGPU is unavailable. */
 export async function requestAdapter(): Promise<GPUAdapter | null> {
@@ -89,6 +101,16 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
+/** Counters of a `GpuRuntime`. */
+export interface RuntimeStats extends PoolStats {
+  /** Bytes of the runtime's own buffers: parameter arena, readback. */
+  internalBytes: number;
+  /** Dispatches encoded so far. */
+  dispatches: number;
+  /** Command buffers submitted so far. */
+  submits: number;
+}
+
 /** A WebGPU device with a buffer pool, pipeline cache and batched queue. */
 export class GpuRuntime {
   /** The adapter the device came from. */
@@ -109,20 +131,35 @@ export class GpuRuntime {
   #arenaUsed = 0;
   #error: Error | null = null;
   #errorChecks: Promise<void>[] = [];
+  /** Idle readback buffers, at most `MAX_IDLE_STAGING`. */
   #staging: GPUBuffer[] = [];
   #dispatches = 0;
   #submits = 0;
 
-  private constructor(adapter: GPUAdapter, device: GPUDevice, batch: number) {
+  private constructor(
+    adapter: GPUAdapter,
+    device: GPUDevice,
+    batch: number,
+    poolOptions: BufferPoolOptions,
+  ) {
     this.adapter = adapter;
     this.device = device;
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, {
+      ...poolOptions,
+      flush: () => this.flush(),
+      report: (check) => {
+        this.#errorChecks.push(check.then((err) => {
+          // The root cause: it wins over the kernel errors it causes.
+          if (err) this.#error = err;
+        }));
+      },
+    });
     this.batchSize = batch;
     this.#arenaData = new Uint8Array(batch * UNIFORM_SLOT);
     this.#arena = device.createBuffer({
       size: batch * UNIFORM_SLOT,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-      label: "uniform-arena",
+      label: "params-arena",
     });
     device.addEventListener("uncapturederror", (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
@@ -132,10 +169,15 @@ export class GpuRuntime {
 
   /**
    * Acquires a device from `adapter` (or the default adapter).
+   * @param options.maxFreeBytes Cap on the pool's free bytes.
    * @throws {Error} when WebGPU or an adapter is unavailable.
    */
   static async create(
-    options: { adapter?: GPUAdapter; batchSize?: number } = {},
+    options: {
+      adapter?: GPUAdapter;
+      batchSize?: number;
+      maxFreeBytes?: number;
+    } = {},
   ): Promise<GpuRuntime> {
     const adapter = options.adapter ?? await requestAdapter();
     if (!adapter) throw new Error("WebGPU: no adapter available");
@@ -149,7 +191,9 @@ export class GpuRuntime {
         maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       },
     });
-    return new GpuRuntime(adapter, device, options.batchSize ?? 64);
+    return new GpuRuntime(adapter, device, options.batchSize ?? 64, {
+      maxFreeBytes: options.maxFreeBytes,
+    });
   }
 
   /** Adapter description and limits. */
@@ -157,10 +201,15 @@ export class GpuRuntime {
     return summarizeAdapter(this.adapter);
   }
 
-  /** Pool statistics plus dispatch and submit counters. */
-  stats(): PoolStats & { dispatches: number; submits: number } {
+  /**
+   * Pool statistics, the bytes of the runtime's own buffers (parameter
+   * arena, idle readback buffers) and dispatch and submit counters.
+   */
+  stats(): RuntimeStats {
     return {
       ...this.pool.stats(),
+      internalBytes: this.#arena.size +
+        this.#staging.reduce((a, b) => a + b.size, 0),
       dispatches: this.#dispatches,
       submits: this.#submits,
     };
@@ -272,6 +321,7 @@ export class GpuRuntime {
       }),
     );
     this.#submits++;
+    this.pool.advance();
     this.#encoder = null;
     this.#pass = null;
     this.#pending = 0;
@@ -291,14 +341,12 @@ export class GpuRuntime {
     }
   }
 
-  /** Creates a pooled buffer holding `data` (no flush needed: it is new). */
-  upload(data: ArrayBufferView): GPUBuffer {
-    const buffer = this.pool.acquire(Math.max(4, data.byteLength), true);
-    new Uint8Array(buffer.getMappedRange()).set(
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    );
-    buffer.unmap();
-    return buffer;
+  /**
+   * A pooled buffer holding `data` (see `BufferPool.upload`).
+   * @param op Name of the op asking, for error messages.
+   */
+  upload(data: ArrayBufferView, op?: string): GPUBuffer {
+    return this.pool.upload(data, op);
   }
 
   /**
@@ -316,13 +364,12 @@ export class GpuRuntime {
       total += Math.ceil(p.bytes / 4) * 4;
     }
     const size = Math.max(4, total);
+    // The smallest idle buffer that fits; new ones are bucket-sized so that
+    // reads of similar sizes share them.
     const idx = this.#staging.findIndex((b) => b.size >= size);
-    const staging = idx >= 0 ? this.#staging.splice(idx, 1)[0] : this.device
-      .createBuffer({
-        size: Math.max(size, 256),
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-        label: "staging",
-      });
+    const staging = idx >= 0
+      ? this.#staging.splice(idx, 1)[0]
+      : this.#createStaging(size);
     const enc = this.device.createCommandEncoder();
     parts.forEach((p, i) => {
       if (p.bytes > 0) {
@@ -343,9 +390,36 @@ export class GpuRuntime {
       mapped.slice(offsets[i], offsets[i] + p.bytes)
     );
     staging.unmap();
-    this.#staging.push(staging);
+    this.#keepStaging(staging);
     await this.checkErrors();
     return out;
+  }
+
+  #createStaging(size: number): GPUBuffer {
+    const limit = this.device.limits.maxBufferSize;
+    if (size > limit) {
+      throw new Error(
+        `data(): cannot read back ${
+          formatBytes(size)
+        } (${size} bytes) at once: over the device's maxBufferSize of ${
+          formatBytes(limit)
+        } (${limit} bytes); read fewer or smaller tensors`,
+      );
+    }
+    return this.device.createBuffer({
+      size: Math.min(bucketSize(size), Math.floor(limit / 4) * 4),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "staging",
+    });
+  }
+
+  /** Keeps `staging` for the next read, dropping the smallest past the cap. */
+  #keepStaging(staging: GPUBuffer): void {
+    this.#staging.push(staging);
+    this.#staging.sort((a, b) => a.size - b.size);
+    while (this.#staging.length > MAX_IDLE_STAGING) {
+      this.#staging.shift()!.destroy();
+    }
   }
 
   /** Waits until all submitted work is done (for benchmarks). */
@@ -358,6 +432,9 @@ export class GpuRuntime {
   /** Destroys the device and everything on it. */
   destroy(): void {
     this.pool.trim();
+    for (const b of this.#staging) b.destroy();
+    this.#staging = [];
+    this.#arena.destroy();
     this.device.destroy();
   }
 }

@@ -22,16 +22,36 @@ export interface MemoryStats {
   freeBuffers: number;
   /** Bytes of pooled buffers. */
   freeBytes: number;
+  /**
+   * Most bytes the pool holds free before it destroys the least recently
+   * released buffers (WebGPU only; 0 on the CPU).
+   */
+  freeLimitBytes: number;
+  /** Bytes of the backend's own buffers: parameters, readback (WebGPU). */
+  internalBytes: number;
+  /** Everything the device holds: live + free + internal bytes. */
+  totalBytes: number;
 }
 
 /** A backend: where tensor data lives and kernels run. */
 export interface Backend {
   /** Backend name. */
   readonly name: BackendName;
-  /** Allocates `n` elements (contents unspecified on WebGPU). */
-  alloc(dtype: DType, n: number): unknown;
-  /** Allocates and fills with `data`. */
-  upload(data: TypedArray): unknown;
+  /**
+   * Allocates `n` elements (contents unspecified on WebGPU).
+   * @param op The op asking, named in errors.
+   */
+  alloc(dtype: DType, n: number, op?: string): unknown;
+  /**
+   * Allocates and fills with `data`.
+   * @param op The op asking, named in errors.
+   */
+  upload(data: TypedArray, op?: string): unknown;
+  /**
+   * Throws a clear error, naming `op`, when `n` elements of `dtype` cannot
+   * be allocated as one buffer (over a device limit); allocates nothing.
+   */
+  checkAlloc(op: string, dtype: DType, n: number): void;
   /** Frees a handle. */
   free(handle: unknown): void;
   /** Runs a primitive. */
@@ -122,6 +142,9 @@ export class CpuBackend implements Backend {
     this.#live--;
     this.#bytes -= (handle as TypedArray).length * 4;
   }
+  checkAlloc(_op: string, _dtype: DType, _n: number): void {
+    // Host arrays fail on their own with a RangeError naming the length.
+  }
   run<A>(op: OpDef<A>, ins: unknown[], out: unknown, args: KernelArgs<A>) {
     op.cpu(ins as TypedArray[], out as TypedArray, args);
   }
@@ -138,6 +161,9 @@ export class CpuBackend implements Backend {
       liveBytes: this.#bytes,
       freeBuffers: 0,
       freeBytes: 0,
+      freeLimitBytes: 0,
+      internalBytes: 0,
+      totalBytes: this.#bytes,
     };
   }
 }
@@ -155,11 +181,14 @@ export class WebGpuBackend implements Backend {
   constructor(runtime: GpuRuntime) {
     this.runtime = runtime;
   }
-  alloc(_dtype: DType, n: number): GPUBuffer {
-    return this.runtime.pool.acquire(Math.max(4, n * 4));
+  alloc(_dtype: DType, n: number, op?: string): GPUBuffer {
+    return this.runtime.pool.acquire(Math.max(4, n * 4), op);
   }
-  upload(data: TypedArray): GPUBuffer {
-    return this.runtime.upload(data);
+  upload(data: TypedArray, op?: string): GPUBuffer {
+    return this.runtime.upload(data, op);
+  }
+  checkAlloc(op: string, _dtype: DType, n: number): void {
+    this.runtime.pool.check(Math.max(4, n * 4), op);
   }
   free(handle: unknown): void {
     this.runtime.pool.release(handle as GPUBuffer);
@@ -171,7 +200,7 @@ export class WebGpuBackend implements Backend {
     const pool = this.runtime.pool;
     const scratch = Array.isArray(prog)
       ? []
-      : prog.scratch.map((n) => pool.acquire(Math.max(4, n * 4)));
+      : prog.scratch.map((n) => pool.acquire(Math.max(4, n * 4), "scratch"));
     try {
       for (const plan of plans) {
         const buffers = plan.buffers
@@ -211,6 +240,15 @@ export class WebGpuBackend implements Backend {
     );
   }
   stats(): MemoryStats {
-    return this.runtime.pool.stats();
+    const s = this.runtime.stats();
+    return {
+      liveBuffers: s.liveBuffers,
+      liveBytes: s.liveBytes,
+      freeBuffers: s.freeBuffers,
+      freeBytes: s.freeBytes,
+      freeLimitBytes: s.freeLimitBytes,
+      internalBytes: s.internalBytes,
+      totalBytes: s.liveBytes + s.freeBytes + s.internalBytes,
+    };
   }
 }

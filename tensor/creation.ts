@@ -6,7 +6,13 @@
  */
 
 import type { BackendName } from "./backend.ts";
-import { apply, backendObject, fromData, takeRandom } from "./engine.ts";
+import {
+  apply,
+  backendObject,
+  checkAlloc,
+  fromData,
+  takeRandom,
+} from "./engine.ts";
 import {
   checkNonNegInt,
   type DType,
@@ -56,8 +62,13 @@ function checkShape(op: string, shape: Shape): void {
   shape.forEach((d) => checkNonNegInt(op, "dimension", d));
 }
 
-function make(data: TypedArray, shape: Shape, o: CreateOptions): Tensor {
-  const t = fromData(data, shape, o.backend);
+function make(
+  data: TypedArray,
+  shape: Shape,
+  o: CreateOptions,
+  op: string,
+): Tensor {
+  const t = fromData(data, shape, o.backend, op);
   if (o.requiresGrad) {
     if (t.dtype !== "float32") {
       throw new Error("tensor: only float32 tensors can require grad");
@@ -111,7 +122,7 @@ export function tensor(
       } elements)`,
     );
   }
-  return make(flat, s, { ...options, dtype });
+  return make(flat, s, { ...options, dtype }, "tensor");
 }
 
 /** A tensor filled with `value`. */
@@ -120,23 +131,33 @@ export function full(
   value: number,
   options: CreateOptions = {},
 ): Tensor {
-  checkShape("full", shape);
+  return fill("full", shape, value, options);
+}
+
+function fill(
+  op: string,
+  shape: Shape,
+  value: number,
+  options: CreateOptions,
+): Tensor {
+  checkShape(op, shape);
   const n = sizeOf(shape);
-  const data = options.dtype === "int32"
-    ? new Int32Array(n)
-    : new Float32Array(n);
+  const dtype = options.dtype ?? "float32";
+  // Before the host array: an over-limit size fails at once, naming op.
+  checkAlloc(op, dtype, n, options.backend);
+  const data = dtype === "int32" ? new Int32Array(n) : new Float32Array(n);
   data.fill(value);
-  return make(data, shape, options);
+  return make(data, shape, options, op);
 }
 
 /** A tensor of zeros. */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return fill("zeros", shape, 0, options);
 }
 
 /** A tensor of ones. */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return fill("ones", shape, 1, options);
 }
 
 /** A zero tensor shaped like `t` on its backend. */
@@ -158,7 +179,7 @@ export function arange(
   const dtype = options.dtype ?? (ints ? "int32" : "float32");
   const data = dtype === "int32" ? new Int32Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return make(data, [n], { ...options, dtype });
+  return make(data, [n], { ...options, dtype }, "arange");
 }
 
 function draw(

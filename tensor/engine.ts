@@ -63,6 +63,12 @@ export interface InitOptions {
   backend?: BackendChoice;
   /** Seed of the global random stream. */
   seed?: number;
+  /**
+   * Most bytes of released WebGPU buffers kept for reuse (default 512 MiB);
+   * past it the least recently released are destroyed. Applies to the
+   * WebGPU device whichever backend is chosen, once it exists.
+   */
+  gpuPoolFreeBytes?: number;
 }
 
 interface State {
@@ -88,11 +94,18 @@ const state: State = {
   constants: new Map(),
 };
 
-/** Returns the WebGPU backend, creating the device on first use. */
-export async function webgpuBackend(): Promise<WebGpuBackend> {
+/**
+ * Returns the WebGPU backend, creating the device on first use.
+ * @param maxFreeBytes Cap on the bytes its buffer pool holds free.
+ */
+export async function webgpuBackend(
+  maxFreeBytes?: number,
+): Promise<WebGpuBackend> {
   if (!state.webgpu) {
-    const runtime = await GpuRuntime.create();
+    const runtime = await GpuRuntime.create({ maxFreeBytes });
     state.webgpu = new WebGpuBackend(runtime);
+  } else if (maxFreeBytes !== undefined) {
+    state.webgpu.runtime.pool.maxFreeBytes = maxFreeBytes;
   }
   return state.webgpu;
 }
@@ -122,13 +135,23 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   if (!["auto", "cpu", "webgpu"].includes(choice)) {
     throw new Error(`init: unknown backend '${choice}' (auto, cpu, webgpu)`);
   }
+  const poolBytes = options.gpuPoolFreeBytes;
+  if (poolBytes !== undefined && !(poolBytes >= 0)) {
+    throw new Error(
+      `init: gpuPoolFreeBytes must be a number >= 0, got ${poolBytes}`,
+    );
+  }
   if (choice === "cpu") state.backend = state.cpu;
-  else if (choice === "webgpu") state.backend = await webgpuBackend();
-  else {
+  else if (choice === "webgpu") {
+    state.backend = await webgpuBackend(poolBytes);
+  } else {
     const p = await probeWebGpu();
     state.backend = p.available && !p.fallback
-      ? await webgpuBackend()
+      ? await webgpuBackend(poolBytes)
       : state.cpu;
+  }
+  if (poolBytes !== undefined && state.webgpu) {
+    state.webgpu.runtime.pool.maxFreeBytes = poolBytes;
   }
   if (options.seed !== undefined) manualSeed(options.seed);
   return state.backend.name;
@@ -167,7 +190,10 @@ export function withFloat64<T>(fn: () => T): T {
   }
 }
 
-/** Memory counters of a backend (default: the current one). */
+/**
+ * Memory counters of a backend (default: the current one): live and pooled
+ * buffers and everything else the device holds.
+ */
 export function memoryStats(name?: BackendName): MemoryStats {
   return backendObject(name).stats();
 }
@@ -314,7 +340,7 @@ export function apply<K extends OpName>(
   let storage: Storage;
   if (name === "reshape") storage = inputs[0].storage.retain();
   else {
-    storage = new Storage(backend, backend.alloc(dtype, n), dtype, n);
+    storage = new Storage(backend, backend.alloc(dtype, n, name), dtype, n);
     backend.run(def, inputs.map((t) => t.storage.handle), storage.handle, args);
   }
   const out = new Tensor(storage, shape, dtype, false);
@@ -350,16 +376,33 @@ function fmtT(t: Tensor): string {
   return `[${t.shape.join(", ")}]`;
 }
 
-/** Creates a tensor from data on a backend (default: the current one). */
+/**
+ * Creates a tensor from data on a backend (default: the current one).
+ * @param op The op creating it, named in errors.
+ */
 export function fromData(
   data: TypedArray,
   shape: Shape,
   backend?: BackendName,
+  op = "tensor",
 ): Tensor {
   const b = backendObject(backend);
   const dtype: DType = data instanceof Int32Array ? "int32" : "float32";
-  const storage = new Storage(b, b.upload(data), dtype, data.length);
+  const storage = new Storage(b, b.upload(data, op), dtype, data.length);
   return new Tensor(storage, shape, dtype, false);
+}
+
+/**
+ * Throws a clear error naming `op` when `n` elements of `dtype` cannot be
+ * allocated on a backend (default: the current one), before any work.
+ */
+export function checkAlloc(
+  op: string,
+  dtype: DType,
+  n: number,
+  backend?: BackendName,
+): void {
+  backendObject(backend).checkAlloc(op, dtype, n);
 }
 
 /** Scalars kept per backend by `constant`. */
@@ -386,7 +429,7 @@ export function constant(
     const data = dtype === "int32"
       ? Int32Array.of(value)
       : Float32Array.of(value);
-    s = new Storage(backend, backend.upload(data), dtype, 1);
+    s = new Storage(backend, backend.upload(data, "constant"), dtype, 1);
     cache.set(key, s);
     if (cache.size > CONSTANT_CACHE_SIZE) {
       // Values that change every step (a scheduled learning rate) must not
