@@ -172,10 +172,13 @@ export class BufferPool {
     // write (a queue write lands before pending, unsubmitted commands).
     if (list?.length && this.#lru.get(list[0])!.epoch < this.#epoch) {
       const buffer = this.#take(list, 0);
-      // Copied (and padded to 4 bytes) at the call, as writeBuffer wants.
-      const copy = new Uint8Array(Math.ceil(src.byteLength / 4) * 4);
-      copy.set(src);
-      this.#device.queue.writeBuffer(buffer, 0, copy);
+      // Copied (and padded to 4 bytes) at the call, as writeBuffer wants;
+      // an empty write is skipped (Deno 2.9 panics on one).
+      if (src.byteLength > 0) {
+        const copy = new Uint8Array(Math.ceil(src.byteLength / 4) * 4);
+        copy.set(src);
+        this.#device.queue.writeBuffer(buffer, 0, copy);
+      }
       return this.#hand(buffer);
     }
     const buffer = this.#create(size, true, op);
