@@ -34,6 +34,7 @@ export * from "./cnnf/mod.ts";
 export * from "./attacks/mod.ts";
 export {
   type AdapterSummary,
+  GpuAllocationError,
   GpuKernelError,
   ShaderCompileError,
 } from "./gpu/mod.ts";

@@ -13,13 +13,25 @@
  * @module
  */
 
-export { bucketSize, BufferPool, type PoolStats } from "./buffer_pool.ts";
-export { GpuKernelError, ShaderCompileError } from "./errors.ts";
+export {
+  bucketSize,
+  BufferPool,
+  type BufferPoolOptions,
+  DEFAULT_POOL_FREE_BYTES,
+  type PoolStats,
+} from "./buffer_pool.ts";
+export {
+  formatBytes,
+  GpuAllocationError,
+  GpuKernelError,
+  ShaderCompileError,
+} from "./errors.ts";
 export {
   type AdapterSummary,
   type Dispatch,
   GpuRuntime,
   type KernelSpec,
   requestAdapter,
+  type RuntimeStats,
   summarizeAdapter,
 } from "./runtime.ts";
