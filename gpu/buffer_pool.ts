@@ -166,12 +166,14 @@ export class BufferPool {
     const bytes = Math.max(4, data.byteLength);
     const size = this.#sizeFor(bytes, op);
     const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const list = this.#free.get(size);
-    // The oldest free buffer of the size: if it was released before the
-    // last submit, every command using it is already queued ahead of the
-    // write (a queue write lands before pending, unsubmitted commands).
-    if (list?.length && this.#lru.get(list[0])!.epoch < this.#epoch) {
-      const buffer = this.#take(list, 0);
+    const list = this.#free.get(size) ?? [];
+    // The most recently released free buffer of the size that was released
+    // before the last submit: every command using it is already queued
+    // ahead of the write (a queue write lands before pending commands).
+    let i = list.length - 1;
+    while (i >= 0 && this.#lru.get(list[i])!.epoch >= this.#epoch) i--;
+    if (i >= 0) {
+      const buffer = this.#take(list, i);
       // Copied (and padded to 4 bytes) at the call, as writeBuffer wants;
       // an empty write is skipped (Deno 2.9 panics on one).
       if (src.byteLength > 0) {

@@ -62,9 +62,6 @@ export interface AdapterSummary {
 
 const UNIFORM_SLOT = 256;
 
-/** Bind groups kept for reuse (about 1 KiB of native memory each). */
-const MAX_BIND_GROUPS = 4096;
-
 /** Readback buffers kept between reads; larger ones are kept first. */
 const MAX_IDLE_STAGING = 2;
 
@@ -135,10 +132,6 @@ export class GpuRuntime {
   #error: Error | null = null;
   #errorChecks: Promise<void>[] = [];
   #layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
-  /** Bind groups by pipeline, buffers and parameter slot; LRU order. */
-  #groups = new Map<string, GPUBindGroup>();
-  #ids = new WeakMap<object, number>();
-  #nextId = 1;
   /** Idle readback buffers, at most `MAX_IDLE_STAGING`. */
   #staging: GPUBuffer[] = [];
   #dispatches = 0;
@@ -287,27 +280,12 @@ export class GpuRuntime {
     if (this.#pending >= this.batchSize) this.flush();
   }
 
-  /**
-   * The bind group of `d`'s buffers (and parameter slot), cached: a training
-   * loop binds the same pooled buffers step after step, and every bind group
-   * created holds native memory until the garbage collector, which does not
-   * see it, gets round to its wrapper.
-   */
+  /** The bind group of `d`'s buffers and parameter slot. */
   #bindGroup(
     d: Dispatch,
     pipeline: GPUComputePipeline,
     params: [number, number] | null,
   ): GPUBindGroup {
-    const key = `${this.#id(pipeline)}|${d.buffers.map((b) => this.#id(b))}|${
-      params ?? ""
-    }`;
-    const cached = this.#groups.get(key);
-    if (cached) {
-      // Least-recently-used order: move the hit to the end.
-      this.#groups.delete(key);
-      this.#groups.set(key, cached);
-      return cached;
-    }
     const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({
       binding,
       resource: { buffer },
@@ -318,6 +296,7 @@ export class GpuRuntime {
         resource: { buffer: this.#arena, offset: params[0], size: params[1] },
       });
     }
+    // One layout object per pipeline, not a fresh wrapper per dispatch.
     let layout = this.#layouts.get(pipeline);
     if (!layout) {
       layout = pipeline.getBindGroupLayout(0);
@@ -327,24 +306,10 @@ export class GpuRuntime {
     const group = this.device.createBindGroup({ layout, entries });
     this.#errorChecks.push(
       this.device.popErrorScope().then((err) => {
-        if (!err) return;
-        // Never hand out an invalid group again.
-        if (this.#groups.get(key) === group) this.#groups.delete(key);
-        this.#error ??= new GpuKernelError(d.kernel.key, err.message);
+        if (err) this.#error ??= new GpuKernelError(d.kernel.key, err.message);
       }),
     );
-    this.#groups.set(key, group);
-    if (this.#groups.size > MAX_BIND_GROUPS) {
-      this.#groups.delete(this.#groups.keys().next().value!);
-    }
     return group;
-  }
-
-  /** A small integer naming a pipeline or buffer, for cache keys. */
-  #id(o: object): number {
-    let id = this.#ids.get(o);
-    if (id === undefined) this.#ids.set(o, id = this.#nextId++);
-    return id;
   }
 
   /** Submits the pending batch, if any. */

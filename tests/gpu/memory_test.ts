@@ -5,47 +5,28 @@
  * resident memory and the buffer pool where warm-up left them. Before the
  * fix every conv dispatch on lavapipe leaked ~0.8 MiB of native memory
  * (uniform values baked into a shader variant per dispatch), and uploads
- * grew the pool's free list by a buffer per step. A tiny CNN-F (1x12x12
- * images) runs the same kernels as the Fashion-MNIST model, fast enough for
- * lavapipe.
+ * grew the pool's free list by a buffer per step. The loops run in a
+ * process of their own (`_memory_run.ts`), since resident memory is per
+ * process and other test files run alongside.
  *
  * The pool's cap, least-recently-released eviction and upload ordering are
  * tested on the device, its out-of-memory handling on a stand-in device.
  */
 
 import assert from "node:assert/strict";
-import "../../autograd/mod.ts";
-import {
-  AdaPool,
-  AdaReLU,
-  Bias,
-  CNNFBase,
-  cnnfCleanLoss,
-  FbConv2d,
-  FbFlatten,
-  FbLinear,
-  type FeedbackResult,
-  type ForwardResult,
-  insNorm,
-} from "../../cnnf/mod.ts";
 import { BufferPool, GpuAllocationError, GpuRuntime } from "../../gpu/mod.ts";
-import { clipGradNorm, SGD } from "../../nn/optim.ts";
+import type { WebGpuBackend } from "../../tensor/backend.ts";
 import { backendObject } from "../../tensor/engine.ts";
 import {
-  conv2d,
   init,
   type MemoryStats,
   memoryStats,
   ones,
-  randn,
   readAll,
   sync,
-  type Tensor,
   tensor,
-  tidy,
   zeros,
 } from "../../tensor/mod.ts";
-import type { WebGpuBackend } from "../../tensor/backend.ts";
 import { BACKENDS, testBackends } from "../_util.ts";
 
 const ignore = !BACKENDS.includes("webgpu");
@@ -53,18 +34,14 @@ const MiB = 2 ** 20;
 /** Most resident-memory growth allowed after warm-up. */
 const RSS_SLACK = 32 * MiB;
 
-/** Resident memory, after a collection where the runtime allows one. */
-function rss(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return Deno.memoryUsage().rss;
+/** Resident memory and memory counters at one point of a loop. */
+interface Snapshot {
+  rss: number;
+  mem: MemoryStats;
 }
 
 /** Asserts RSS within the slack and the pool exactly where it was. */
-function assertFlat(
-  label: string,
-  before: { rss: number; mem: MemoryStats },
-  after: { rss: number; mem: MemoryStats },
-): void {
+function assertFlat(label: string, before: Snapshot, after: Snapshot): void {
   const grew = after.rss - before.rss;
   assert.ok(
     grew < RSS_SLACK,
@@ -85,141 +62,56 @@ function assertFlat(
   }
 }
 
-const snapshot = () => ({ rss: rss(), mem: memoryStats() });
-
-testBackends(
-  "300 conv2d forward and backward calls keep RSS and pool bytes flat",
-  async () => {
-    // 2 x 24 x 24 images: the GEMM tiles that leaked on lavapipe (64 wide).
-    const x = randn([2, 3, 24, 24]);
-    const w = randn([8, 3, 3, 3]);
-    x.requiresGrad = true;
-    w.requiresGrad = true;
-    const call = () =>
-      tidy(() => {
-        const y = conv2d(x, w, { padding: 1 });
-        y.square().sum().backward();
-        const out = [y.sum(), x.grad!.sum(), w.grad!.sum()];
-        x.grad!.dispose();
-        w.grad!.dispose();
-        x.grad = null;
-        w.grad = null;
-        return out;
-      });
-    const run = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const out = call();
-        // A readback every 10 calls, as a training loop reads its loss.
-        if (i % 10 === 9) await readAll(out);
-        out.forEach((t) => t.dispose());
-      }
-      await sync();
-    };
-    await run(30);
-    const before = snapshot();
-    await run(300);
-    assertFlat("conv2d", before, snapshot());
-    x.dispose();
-    w.dispose();
-  },
-);
-
-/** A two-conv CNN-F on 1x12x12 images (ind 0: it reconstructs the image). */
-class TinyCNNF extends CNNFBase {
-  readonly conv1 = new FbConv2d(1, 4, 3, { padding: 1 });
-  readonly ins1_bias = new Bias([1, 4, 1, 1]);
-  readonly conv2 = new FbConv2d(4, 8, 3, { padding: 1 });
-  readonly ins2_bias = new Bias([1, 8, 1, 1]);
-  readonly fc1 = new FbLinear(8 * 6 * 6, 16);
-  readonly fc1_bias = new Bias([1, 16]);
-  readonly fc2 = new FbLinear(16, 4);
-  readonly fc2_bias = new Bias([1, 4]);
-  readonly relus = [new AdaReLU(0.1), new AdaReLU(0.1), new AdaReLU(0.1)];
-  readonly pool = new AdaPool(2);
-  readonly #flatten = new FbFlatten();
-
-  constructor() {
-    super({ cycles: 1, resParam: 0.1, ind: 0 });
-  }
-  forward(x: Tensor, options: { first?: boolean } = {}): ForwardResult {
-    const [r1, r2, r3] = this.relus;
-    return tidy(() => {
-      let h = r1.forward(
-        this.ins1_bias.forward(insNorm(this.conv1.forward(x))),
-      );
-      h = r2.forward(this.ins2_bias.forward(insNorm(this.conv2.forward(h))));
-      const block1 = h;
-      h = this.#flatten.forward(this.pool.forward(h));
-      h = r3.forward(this.fc1_bias.forward(this.fc1.forward(h)));
-      const logits = this.fc2_bias.forward(this.fc2.forward(h));
-      return options.first ?? true
-        ? { logits, feature: x, blocks: [block1] }
-        : { logits };
-    });
-  }
-  feedback(logits: Tensor): FeedbackResult {
-    const [r1, r2, r3] = this.relus;
-    return tidy(() => {
-      let h = r3.feedback(this.fc2.feedback(logits));
-      h = insNorm(this.#flatten.feedback(this.fc1.feedback(h)));
-      h = r2.feedback(this.pool.feedback(h));
-      const block1 = h;
-      h = r1.feedback(insNorm(this.conv2.feedback(h)));
-      return { recon: this.conv1.feedback(h), blocks: [block1] };
-    });
-  }
-  latentLayers(): (AdaReLU | AdaPool)[] {
-    return [...this.relus, this.pool];
-  }
+/** Runs `_memory_run.ts` in a fresh process; returns its figures. */
+async function runLoop(
+  kind: "conv" | "cnnf",
+  backend: string,
+  warm: number,
+  steps: number,
+): Promise<{ before: Snapshot; after: Snapshot; losses: (number | null)[] }> {
+  const script = new URL("./_memory_run.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      script,
+      kind,
+      backend,
+      String(warm),
+      String(steps),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  assert.equal(out.code, 0, text.decode(out.stderr));
+  return JSON.parse(text.decode(out.stdout));
 }
 
 testBackends(
+  "300 conv2d forward and backward calls keep RSS and pool bytes flat",
+  async (b) => {
+    const r = await runLoop("conv", b, 30, 300);
+    assertFlat("conv2d", r.before, r.after);
+    const read = r.losses.filter((v) => v !== null);
+    assert.equal(read.length, 33, "every 10th call read back");
+    assert.ok(read.every(Number.isFinite), "finite outputs");
+  },
+);
+
+testBackends(
   "200 CNN-F training steps at batch 4 keep RSS and pool bytes flat",
-  async () => {
-    const model = new TinyCNNF();
-    const opt = new SGD(model.parameters(), {
-      lr: 0.05,
-      momentum: 0.9,
-      weightDecay: 5e-4,
-    });
-    // Fresh batches every step, uploaded as the data loader does.
-    let seed = 7;
-    const batch = () => {
-      const data = new Float32Array(4 * 144).map(() => {
-        seed = (seed * 1103515245 + 12345) >>> 0;
-        return seed / 2 ** 31 - 1;
-      });
-      return {
-        x: tensor(data, [4, 1, 12, 12]),
-        y: tensor([0, 1, 2, 3], [4], { dtype: "int32" }),
-      };
-    };
-    const losses: number[] = [];
-    const run = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const { x, y } = batch();
-        model.train();
-        const stats = tidy(() => {
-          const r = cnnfCleanLoss(model, x, y, { mseParam: 0.1 });
-          r.loss.backward();
-          clipGradNorm(model.parameters(), 0.5);
-          opt.step();
-          opt.zeroGrad();
-          return [r.loss.detach()];
-        });
-        model.reset();
-        const [loss] = await readAll(stats);
-        losses.push(loss[0]);
-        for (const t of [...stats, x, y]) t.dispose();
-      }
-    };
-    await run(20);
-    const before = snapshot();
-    await run(200);
-    assertFlat("CNN-F training", before, snapshot());
+  async (b) => {
+    const r = await runLoop("cnnf", b, 100, 200);
+    assertFlat("CNN-F training", r.before, r.after);
+    const losses = r.losses as number[];
     assert.ok(losses.every(Number.isFinite), "every loss is finite");
-    opt.dispose();
-    model.parameters().forEach((p) => p.dispose());
+    const mean = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;
+    assert.ok(
+      mean(losses.slice(-20)) < mean(losses.slice(0, 20)),
+      "the loss fell: the steps trained",
+    );
   },
 );
 
@@ -232,6 +124,10 @@ Deno.test({
     const pool = (backendObject("webgpu") as WebGpuBackend).runtime.pool;
     const limit = pool.limit();
     const n = Math.floor(limit.bytes / 4) + 1;
+    // Inputs of an op whose output is over the limit.
+    const side = Math.ceil(Math.sqrt(n));
+    const col = ones([side, 1]);
+    const row = ones([1, side]);
     const before = memoryStats();
     const t0 = performance.now();
     assert.throws(
@@ -253,17 +149,13 @@ Deno.test({
       },
     );
     assert.ok(performance.now() - t0 < 1000, "refused before any work");
-    // An op whose output is over the limit, from small inputs.
-    const side = Math.ceil(Math.sqrt(n));
-    const col = ones([side, 1]);
-    const row = ones([1, side]);
     assert.throws(
       () => col.matmul(row),
       /^GpuAllocationError: matmul: cannot allocate .* over the device's/,
     );
+    assert.deepEqual(memoryStats(), before, "nothing counted for the refusal");
     col.dispose();
     row.dispose();
-    assert.deepEqual(memoryStats(), before, "nothing counted for the refusal");
     const next = ones([3]).add(ones([3]));
     assert.deepEqual([...await next.data()], [2, 2, 2]);
     next.dispose();
