@@ -13,6 +13,11 @@
  * @module
  */
 
+export {
+  type AdapterClass,
+  type AdapterInfoRecord,
+  classifyAdapter,
+} from "./adapter.ts";
 export { bucketSize, BufferPool, type PoolStats } from "./buffer_pool.ts";
 export { GpuKernelError, ShaderCompileError } from "./errors.ts";
 export {

@@ -15,11 +15,20 @@ export const EW_MAX_RANK = 8;
 export const EW_HELPERS = `
 fn powf(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
-  if (a == 0.0) { return select(0.0, bitcast<f32>(0x7f800000u), b < 0.0); }
+  // WGSL makes a constant infinity or NaN a compile error (Tint enforces
+  // it), so both are built at run time from the bits of a.
+  let bits = bitcast<u32>(a);
+  let odd = floor(b) == b && (i32(b) & 1) == 1;
+  if (a == 0.0) {
+    if (b > 0.0) { return bitcast<f32>(select(0u, bits, odd)); }
+    // +inf, or -inf for -0 raised to an odd negative integer (as Math.pow).
+    let sign = select(0u, bits & 0x80000000u, odd);
+    return bitcast<f32>(sign | 0x7f800000u);
+  }
   if (a < 0.0) {
-    if (floor(b) != b) { return bitcast<f32>(0x7fc00000u); }
+    if (floor(b) != b) { return bitcast<f32>(bits | 0x7fc00000u); }
     let r = pow(-a, b);
-    return select(r, -r, (i32(b) & 1) == 1);
+    return select(r, -r, odd);
   }
   return pow(a, b);
 }
