@@ -112,7 +112,7 @@ function check(e: unknown, expected: Expected | undefined): void {
     return;
   }
   if (expected.prototype !== undefined && e instanceof expected) return;
-  if (Error.isPrototypeOf(expected) || expected === Error) {
+  if (expected.prototype instanceof Error || expected === Error) {
     throw new AssertionError(`${String(e)} is not a ${expected.name}`);
   }
   if ((expected as (e: unknown) => boolean)(e) !== true) {
