@@ -14,6 +14,11 @@
  */
 
 export {
+  type AdapterClass,
+  type AdapterInfoRecord,
+  classifyAdapter,
+} from "./adapter.ts";
+export {
   bucketSize,
   BufferPool,
   type BufferPoolOptions,

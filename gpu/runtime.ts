@@ -11,6 +11,7 @@
  * @module
  */
 
+import { classifyAdapter } from "./adapter.ts";
 import {
   bucketSize,
   BufferPool,
@@ -50,9 +51,15 @@ export interface AdapterSummary {
   vendor: string;
   /** Architecture string. */
   architecture: string;
-  /** Device description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  /**
+   * Device description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"; where the
+   * runtime reports none (Chromium), the device or vendor and architecture.
+   */
   description: string;
-  /** True for a software adapter (Mesa lavapipe/llvmpipe, WARP, ...). */
+  /**
+   * True for a software adapter (Mesa lavapipe/llvmpipe, SwiftShader, WARP),
+   * by the runtime's flag or by name (see `classifyAdapter`).
+   */
   isFallbackAdapter: boolean;
   /** Selected limits. */
   limits: Record<string, number>;
@@ -82,13 +89,18 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const legacy = adapter as GPUAdapter & { isFallbackAdapter?: boolean };
   const l = adapter.limits;
-  return {
+  const c = classifyAdapter({
     vendor: info.vendor,
     architecture: info.architecture,
-    description: info.description || info.device || "unknown adapter",
-    isFallbackAdapter: Boolean(
-      info.isFallbackAdapter ?? legacy.isFallbackAdapter,
-    ),
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: info.isFallbackAdapter ?? legacy.isFallbackAdapter,
+  });
+  return {
+    vendor: info.vendor ?? "",
+    architecture: info.architecture ?? "",
+    description: c.name,
+    isFallbackAdapter: c.software,
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -15,9 +15,9 @@ import { cnnfTarget } from "../attacks/targets.ts";
 import { loadReferenceStateDict } from "../cnnf/checkpoint.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import type { TrainConfig } from "./config.ts";
-import { loadCifar10 } from "./data/cifar.ts";
+import { loadCifar10 } from "./data/cifar_files.ts";
 import type { Dataset } from "./data/dataset.ts";
-import { loadFashionMnist } from "./data/idx.ts";
+import { loadFashionMnist } from "./data/idx_files.ts";
 import {
   ATTACK_NAMES,
   evalData,

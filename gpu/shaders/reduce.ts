@@ -44,11 +44,9 @@ export const REDUCE_MAX_COUNT = 256 * 65000;
 export function reduceSource(mode: ReduceMode): string {
   const arg = mode === "argmax" || mode === "argmin";
   const better = mode === "max" || mode === "argmax" ? ">" : "<";
-  const init = mode === "sum"
-    ? "0.0"
-    : better === ">"
-    ? "bitcast<f32>(0xff800000u)"
-    : "bitcast<f32>(0x7f800000u)";
+  // The max/min identity (-inf/+inf) comes from the uniform block: WGSL makes
+  // a constant infinity a compile error, and Tint enforces it.
+  const init = mode === "sum" ? "0.0" : "p.identity";
   // Kahan-compensated accumulation: a thread may add up tens of thousands
   // of values (a 3M-element gradient norm), where plain f32 sums drift.
   const seq = mode === "sum"
@@ -75,6 +73,7 @@ struct P {
   kst: array<vec4<u32>, 2>,
   rshape: array<vec4<u32>, 2>,
   rst: array<vec4<u32>, 2>,
+  identity: f32,
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${outType}>;

@@ -149,7 +149,7 @@ function cpu(
 function gpu(mode: ReduceMode, args: KernelArgs<ReduceAttrs>): GpuPlan[] {
   const s = split(args.inShapes[0], args.attrs.axes);
   const nOut = sizeOf(s.keptShape);
-  const words = new Array<number>(36).fill(0);
+  const words = new Array<number>(37).fill(0);
   words[0] = nOut;
   words[1] = s.keptShape.length;
   words[2] = s.redShape.length;
@@ -160,12 +160,14 @@ function gpu(mode: ReduceMode, args: KernelArgs<ReduceAttrs>): GpuPlan[] {
   put(12, s.keptStrides);
   put(20, s.redShape);
   put(28, s.redStrides);
+  // Identity of max/min, where every reduced value is NaN (as the CPU).
+  words[36] = mode === "min" || mode === "argmin" ? Infinity : -Infinity;
   return [{
     kernel: {
       key: `reduce:${mode}:wg${REDUCE_WG}`,
       source: () => reduceSource(mode),
     },
-    uniforms: packUniforms(words),
+    uniforms: packUniforms(words, new Set([36])),
     workgroups: grid2d(nOut),
   }];
 }

@@ -156,6 +156,28 @@ testBackends(
   },
 );
 
+testBackends(
+  "sin() and cos() stay within 1e-6 of Math.sin and Math.cos over [-100, 100]",
+  async () => {
+    const x = Float32Array.from({ length: 4001 }, (_, i) => -100 + i / 20);
+    const t = tensor(x);
+    const [s, c] = [await t.sin().data(), await t.cos().data()];
+    assertClose(s, Array.from(x, Math.sin), { atol: 1e-6, rtol: 0 });
+    assertClose(c, Array.from(x, Math.cos), { atol: 1e-6, rtol: 0 });
+  },
+);
+
+testBackends(
+  "pow() gives infinities and NaN where Math.pow does",
+  async () => {
+    const a = [0, -0, -0, 0, -0, -2, -0, -0];
+    const b = [-1, -3, -2, -2.5, 3, 0.5, 2, 0];
+    const got = await tensor(a).pow(tensor(b)).data();
+    const want = a.map((x, i) => Math.fround(Math.pow(x, b[i])));
+    assert.deepEqual([...got], want);
+  },
+);
+
 testBackends("cast() converts between float32 and int32", async () => {
   const i = tensor([1.7, -2.5, 3]).cast("int32");
   assert.equal(i.dtype, "int32");

@@ -83,6 +83,27 @@ testBackends(
   },
 );
 
+testBackends(
+  "max() and min() skip NaN, keep infinities and give ±inf for all-NaN rows",
+  async () => {
+    const x = tensor([
+      [NaN, NaN, NaN],
+      [-Infinity, NaN, -Infinity],
+      [Infinity, 2, NaN],
+      [NaN, -3, 5],
+    ]);
+    assert.deepEqual([...await x.max(1).data()], [
+      -Infinity,
+      -Infinity,
+      Infinity,
+      5,
+    ]);
+    assert.deepEqual([...await x.min(1).data()], [Infinity, -Infinity, 2, -3]);
+    assert.deepEqual([...await x.argmax(1).data()], [0, 0, 0, 2]);
+    assert.deepEqual([...await x.argmin(1).data()], [0, 0, 1, 1]);
+  },
+);
+
 testBackends("max() gradient splits evenly between ties", async () => {
   const x = tensor([2, 7, 7, 1], [4], { requiresGrad: true });
   x.max().backward();

