@@ -208,6 +208,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalReport> {
             robust: cell.robust,
             elapsed: elapsed(),
           });
+          // Let timers and signal handlers run between batches: on the CPU
+          // backend nothing else yields, so Ctrl-C would wait for the end.
+          await new Promise((resolve) => setTimeout(resolve, 0));
         }
       }
     } finally {

@@ -58,8 +58,19 @@ export interface TrainHooks {
   onLog?: (line: string) => void;
   /** After each epoch. */
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
-  /** Polled after every step; true saves a checkpoint and stops. */
+  /**
+   * Polled after every step (the loop first yields to the event loop, so a
+   * signal handler has run); true saves a checkpoint and stops.
+   */
   shouldStop?: () => boolean;
+}
+
+/**
+ * Lets timers and signal handlers run: a CPU step never awaits real I/O, so
+ * without this a Ctrl-C would wait for the end of the epoch.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The outcome of `trainModel`. */
@@ -135,8 +146,9 @@ export async function cleanAccuracy(
     );
     correct += (await hit.data())[0];
     for (const t of [hit, x, y]) t.dispose();
+    await yieldToEventLoop();
     onProgress?.({
-      label: "eval clean",
+      label: `test pass ${model.cycles ? "cnnf" : "cnn"}`,
       done: batch + 1,
       total,
       unit: "batch",
@@ -247,6 +259,13 @@ export async function trainModel(
     const t0 = performance.now();
     const label = `train ${kind} epoch ${epoch + 1}/${cfg.epochs}`;
     const start = epoch === pos.epoch ? pos.batch : 0;
+    hooks.onProgress?.({
+      label,
+      done: start,
+      total: perEpoch,
+      unit: "batch",
+      start: true,
+    });
     for (
       const { x, y, batch } of batches(data.train, {
         batchSize: cfg.batchSize,
@@ -306,15 +325,21 @@ export async function trainModel(
         done: batch + 1,
         total: perEpoch,
         unit: "batch",
+        phase: `train ${kind}`,
+        phaseDone: pos.step,
         fields: {
           loss: lossSum / seen,
           acc: `${((100 * correct) / seen).toFixed(1)}%`,
           lr: opt.lr,
         },
       });
-      const stop = hooks.shouldStop?.() ||
-        (cfg.maxSteps > 0 && stepsNow >= cfg.maxSteps);
-      if (stop && batch + 1 < perEpoch) {
+      await yieldToEventLoop();
+      // An interrupt stops now, even after an epoch's last batch (the
+      // epoch's test pass then runs on resume); --max-steps lets a finished
+      // epoch close first.
+      const interrupted = hooks.shouldStop?.() ?? false;
+      const capped = cfg.maxSteps > 0 && stepsNow >= cfg.maxSteps;
+      if (interrupted || (capped && batch + 1 < perEpoch)) {
         await save({ partial: { loss: lossSum, correct, seen } });
         hooks.onLog?.(
           `${kind}: stopped at epoch ${epoch + 1}, batch ${
@@ -323,7 +348,7 @@ export async function trainModel(
         );
         return outcome(false);
       }
-      if (stop) stopAfterEpoch = true;
+      if (capped) stopAfterEpoch = true;
     }
     const seconds = (performance.now() - t0) / 1000;
     const testAcc = await cleanAccuracy(
@@ -347,6 +372,14 @@ export async function trainModel(
     pos = { epoch: epoch + 1, batch: 0, step: pos.step };
     await save();
     await hooks.onEpoch?.(m);
+    if (hooks.shouldStop?.() && epoch + 1 < cfg.epochs) {
+      hooks.onLog?.(
+        `${kind}: stopped after epoch ${
+          epoch + 1
+        }; checkpoint ${ckPath} (resume with --resume)`,
+      );
+      return outcome(false);
+    }
     if (stopAfterEpoch && epoch + 1 < cfg.epochs) {
       hooks.onLog?.(
         `${kind}: stopped after epoch ${
