@@ -60,7 +60,8 @@ export function fitLine(parts: string[], width: number): string {
 /** Renders progress events to stderr. */
 export class ProgressPrinter {
   #tty: boolean;
-  #last = 0;
+  // The first line shows at once; later ones at most every `interval`.
+  #last = -Infinity;
   #lastEvent = performance.now() / 1000;
   #start = new Map<string, { t: number; done: number; last: number }>();
   #open = false;
