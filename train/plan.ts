@@ -172,6 +172,7 @@ export class RunClock {
   #now: () => number;
 
   /**
+   * Starts tracking a plan (phases' `done` count as finished work).
    * @param phases The plan.
    * @param now Clock in seconds (injectable for tests).
    */
