@@ -509,6 +509,12 @@ async function runAttackCmd(argv: string[]): Promise<number> {
       );
     }
   }
+  const nonFinite = Math.max(0, ...r.cells.map((c) => c.nonFinite));
+  if (nonFinite) {
+    console.error(
+      `warning: ${nonFinite} example(s) had NaN or infinite inputs; their results mean nothing`,
+    );
+  }
   return 0;
 }
 
