@@ -62,12 +62,15 @@ export class ProgressPrinter {
   #tty: boolean;
   // The first line shows at once; later ones at most every `interval`.
   #last = -Infinity;
-  #lastEvent = performance.now() / 1000;
+  #lastEvent = 0;
   #start = new Map<string, { t: number; done: number; last: number }>();
   #open = false;
   #quiet: boolean;
   #enc = new TextEncoder();
   #runEta?: () => number;
+  #sink?: (text: string) => void;
+  #columns?: number;
+  #now: () => number;
   /** Minimum seconds between plain lines. */
   readonly interval: number;
 
@@ -75,7 +78,9 @@ export class ProgressPrinter {
    * Creates the printer.
    * @param o quiet: print nothing; tty: override terminal detection;
    *   interval: seconds between plain lines (default 10); runEta: seconds
-   *   left in the whole run, shown on every line.
+   *   left in the whole run, shown on every line; write: where text goes
+   *   (default stderr); now: clock in seconds; columns: terminal width
+   *   (default: the console's).
    */
   constructor(
     o: {
@@ -83,22 +88,30 @@ export class ProgressPrinter {
       tty?: boolean;
       interval?: number;
       runEta?: () => number;
+      write?: (text: string) => void;
+      now?: () => number;
+      columns?: number;
     } = {},
   ) {
     this.#quiet = o.quiet ?? false;
     this.#tty = o.tty ?? Deno.stderr.isTerminal();
     this.interval = o.interval ?? 10;
     this.#runEta = o.runEta;
+    this.#sink = o.write;
+    this.#columns = o.columns;
+    this.#now = o.now ?? (() => performance.now() / 1000);
+    this.#lastEvent = this.#now();
   }
 
   #write(s: string): void {
-    Deno.stderr.writeSync(this.#enc.encode(s));
+    if (this.#sink) this.#sink(s);
+    else Deno.stderr.writeSync(this.#enc.encode(s));
   }
 
   /** Shows a progress event. */
   update(e: ProgressEvent): void {
     if (this.#quiet) return;
-    const now = performance.now() / 1000;
+    const now = this.#now();
     const prev = this.#lastEvent;
     this.#lastEvent = now;
     let st = this.#start.get(e.label);
@@ -134,10 +147,12 @@ export class ProgressPrinter {
       const width = 20;
       const fill = Math.round((width * pct) / 100);
       const bar = `[${"#".repeat(fill)}${"-".repeat(width - fill)}] ${pct}%`;
-      let columns = Infinity;
-      try {
-        columns = Deno.consoleSize().columns - 1;
-      } catch { /* not a console */ }
+      let columns = this.#columns ?? Infinity;
+      if (this.#columns === undefined) {
+        try {
+          columns = Deno.consoleSize().columns - 1;
+        } catch { /* not a console */ }
+      }
       const line = fitLine([e.label, stats, run, bar, ...fields], columns);
       this.#write(`\r\x1b[K${line}`);
       this.#open = true;
