@@ -413,6 +413,8 @@ async function savedSettings(
   progress: ProgressPrinter,
 ): Promise<ReturnType<typeof configFromFlags>> {
   const path = String(flags.weights);
+  // Flags are checked before any file is read.
+  configFromFlags(flags);
   const base = flags.preset === undefined ? await savedConfig(path) : null;
   const cfg = configFromFlags(flags, base);
   progress.log(

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { loadSafetensors } from "../../train/files.ts";
+import { loadSafetensors, saveSafetensors } from "../../train/files.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
@@ -307,6 +307,16 @@ Deno.test("eval of a run's folder reproduces its table with no further flags, fo
   assert.match(ck.stderr, /a training checkpoint .* use .*cnnf\.safetensors/);
   assert.doesNotMatch(ck.stderr, /__optim__/);
   assert.ok(ck.stderr.trim().split("\n").length <= 1, ck.stderr);
+  // NaN weights: the file and the tensor, not a confusing alias error.
+  const w = await loadSafetensors(`${dir}/cnnf.safetensors`);
+  w.tensors["fc3.weight"].data[3] = NaN;
+  await saveSafetensors(`${dir}/nan.safetensors`, w.tensors, w.metadata);
+  const nan = await cli("eval", "--weights", `${dir}/nan.safetensors`);
+  assert.equal(nan.code, 1);
+  assert.match(
+    nan.stderr,
+    /nan\.safetensors: fc3\.weight holds 1 NaN or infinite value/,
+  );
   // attack --json: perExample arrays and the configuration.
   const at = await cli(
     "attack",
