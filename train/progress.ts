@@ -63,7 +63,10 @@ export class ProgressPrinter {
   // The first line shows at once; later ones at most every `interval`.
   #last = -Infinity;
   #lastEvent = 0;
-  #start = new Map<string, { t: number; done: number; last: number }>();
+  #start = new Map<
+    string,
+    { t: number; done: number; last: number; shown: boolean }
+  >();
   #open = false;
   #quiet: boolean;
   #enc = new TextEncoder();
@@ -118,16 +121,26 @@ export class ProgressPrinter {
     // A new phase (or a label reused by a later one) measures its own rate:
     // from its start event, else from the previous event of any phase.
     if (e.start) {
-      this.#start.set(e.label, { t: now, done: e.done, last: e.done });
+      this.#start.set(e.label, {
+        t: now,
+        done: e.done,
+        last: e.done,
+        shown: false,
+      });
       return;
     }
     if (!st || e.done < st.last) {
-      this.#start.set(e.label, st = { t: prev, done: 0, last: e.done });
+      this.#start.set(
+        e.label,
+        st = { t: prev, done: 0, last: e.done, shown: false },
+      );
     }
     st.last = e.done;
     const finished = e.done >= e.total;
     const minGap = this.#tty ? 0.1 : this.interval;
-    if (!finished && now - this.#last < minGap) return;
+    // A phase's first line shows at once: it says what runs now.
+    if (st.shown && !finished && now - this.#last < minGap) return;
+    st.shown = true;
     this.#last = now;
     const el = now - st.t;
     const rate = el > 0 ? (e.done - st.done) / el : 0;

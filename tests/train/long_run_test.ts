@@ -133,6 +133,42 @@ Deno.test("SIGINT and SIGTERM stop a CPU run within two steps, checkpoint, and r
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("Ctrl-C during the final evaluation quits at once: the weights are saved already", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = spawn([
+    "train",
+    ...TINY,
+    "--train-limit",
+    "16",
+    "--test-limit",
+    "64",
+    "--test-batch-size",
+    "4",
+    "--attacks",
+    "clean,pgd-first",
+    "--out",
+    dir,
+  ]);
+  const err = watch(child.stderr, /eval cnn pgd-first/);
+  const stdout = new Response(child.stdout).text();
+  await err.seen;
+  const sent = performance.now();
+  child.kill("SIGINT");
+  const status = await child.status;
+  const seconds = (performance.now() - sent) / 1000;
+  const stderr = await err.text;
+  await stdout;
+  assert.equal(status.code, 130, stderr);
+  assert.match(
+    stderr,
+    /SIGINT: evaluation stopped; the trained weights are in/,
+  );
+  assert.doesNotMatch(stderr, /eval cnn pgd-first {2}100%/, "not finished");
+  assert.ok(seconds < 30, `${seconds.toFixed(1)} s`);
+  assert.ok(await Deno.stat(`${dir}/cnn.safetensors`));
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("bad attacks, attack parameters and batch sizes exit 2 in under 5 s with nothing trained", async () => {
   const dir = await Deno.makeTempDir();
   const out = `${dir}/out`;

@@ -134,3 +134,28 @@ Deno.test("the plan lists every phase and the whole-run ETA follows measured wor
       1e-6,
   );
 });
+
+Deno.test("plain output prints each phase's first line at once, then at most every interval", () => {
+  let t = 0;
+  const out: string[] = [];
+  const p = new ProgressPrinter({
+    tty: false,
+    interval: 10,
+    now: () => t,
+    write: (s) => out.push(s),
+  });
+  p.update({ label: "train", done: 1, total: 9 });
+  t = 1;
+  p.update({ label: "train", done: 2, total: 9 });
+  t = 2;
+  p.update({ label: "eval cnn clean", done: 1, total: 9 });
+  t = 3;
+  p.update({ label: "eval cnn clean", done: 2, total: 9 });
+  t = 13;
+  p.update({ label: "eval cnn clean", done: 3, total: 9 });
+  assert.deepEqual(out.map((l) => l.split("  ").slice(0, 3).join(" ")), [
+    "train 11% 1/9",
+    "eval cnn clean 11% 1/9",
+    "eval cnn clean 33% 3/9",
+  ]);
+});
