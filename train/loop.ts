@@ -194,8 +194,12 @@ export async function trainModel(
   const curve: TrainCurvePoint[] = [];
   let win = { loss: 0, correct: 0, seen: 0 };
   // Sums of a partly trained epoch restored from a mid-epoch checkpoint.
-  let partialState: { loss: number; correct: number; seen: number } | null =
-    null;
+  let partialState: {
+    loss: number;
+    correct: number;
+    seen: number;
+    seconds?: number;
+  } | null = null;
   let stopAfterEpoch = false;
   const ckPath = checkpointPath(cfg, kind);
   if (options.resume) {
@@ -203,7 +207,12 @@ export async function trainModel(
     pos = restoreCheckpoint(ck, { model, optimizer: opt, scheduler: sched });
     history = ck.meta.history as EpochMetrics[];
     const extra = ck.meta.extra as {
-      partial?: { loss: number; correct: number; seen: number };
+      partial?: {
+        loss: number;
+        correct: number;
+        seen: number;
+        seconds?: number;
+      };
       curve?: TrainCurvePoint[];
     } | undefined;
     if (extra?.partial) partialState = extra.partial;
@@ -255,6 +264,8 @@ export async function trainModel(
     let { loss: lossSum, correct, seen } = epoch === pos.epoch && partialState
       ? partialState
       : { loss: 0, correct: 0, seen: 0 };
+    // Training seconds of the epoch before a resume, so its img/s is true.
+    const before = epoch === pos.epoch ? partialState?.seconds ?? 0 : 0;
     partialState = null;
     const t0 = performance.now();
     const label = `train ${kind} epoch ${epoch + 1}/${cfg.epochs}`;
@@ -340,7 +351,14 @@ export async function trainModel(
       const interrupted = hooks.shouldStop?.() ?? false;
       const capped = cfg.maxSteps > 0 && stepsNow >= cfg.maxSteps;
       if (interrupted || (capped && batch + 1 < perEpoch)) {
-        await save({ partial: { loss: lossSum, correct, seen } });
+        await save({
+          partial: {
+            loss: lossSum,
+            correct,
+            seen,
+            seconds: before + (performance.now() - t0) / 1000,
+          },
+        });
         hooks.onLog?.(
           `${kind}: stopped at epoch ${epoch + 1}, batch ${
             batch + 1
@@ -350,7 +368,7 @@ export async function trainModel(
       }
       if (capped) stopAfterEpoch = true;
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = before + (performance.now() - t0) / 1000;
     const testAcc = await cleanAccuracy(
       model,
       data.test,
