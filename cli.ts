@@ -38,9 +38,13 @@ import {
   formatTable,
   REFERENCE_COLUMNS,
 } from "./train/evaluate.ts";
-import { ProgressPrinter } from "./train/progress.ts";
+import { ATTACK_NAMES } from "./train/config.ts";
+import { describePlan, RunClock } from "./train/plan.ts";
+import { type ProgressEvent, ProgressPrinter } from "./train/progress.ts";
+import { checkResume, RESUME_ALLOWED } from "./train/resume.ts";
 import { runTraining } from "./train/run.ts";
-import { evaluateSaved, runAttack } from "./train/saved.ts";
+import { ensureRuntimeDir } from "./train/runtime_dir.ts";
+import { evaluateSaved, runAttack, savedConfig } from "./train/saved.ts";
 
 function parse(argv: string[], options: ParseArgsConfig["options"]): Flags {
   try {
@@ -81,7 +85,11 @@ evaluation table. Every preset value can be overridden:
   --seed N --backend auto|cpu|webgpu --out DIR
   --train-limit N --test-limit N   use a random subset (0 = all)
   --max-steps N         stop after N optimizer steps (checkpoint saved)
-  --resume              continue from the checkpoints in --out
+  --resume              continue from the checkpoints in --out (refused,
+                        with the differences, when the configuration differs)
+  --allow-change LIST   on --resume, accept new values of: ${
+    RESUME_ALLOWED.join(", ")
+  } (--epochs extends a run; its schedule is then recomputed)
   --test average|last   decision rule of the evaluation
   --attacks LIST        columns: ${
     [...REFERENCE_COLUMNS, ...EXTRA_ATTACKS].join(",")
@@ -91,27 +99,32 @@ evaluation table. Every preset value can be overridden:
   -q, --quiet           no progress
   -h, --help            this help
 
-Ctrl-C saves a checkpoint and stops; run again with --resume.`;
+Ctrl-C or SIGTERM saves a checkpoint after the current step and exits with
+130 or 143; a second Ctrl-C quits at once. Run again with --resume.`;
 
 const EVAL_USAGE = `usage: deno run -A cli.ts eval --weights DIR|FILE [options]
 
 Prints the evaluation table of saved weights (the cnnf.safetensors and
 cnn.safetensors a training run writes, or any safetensors file with the
-reference's state_dict names). Model and attack settings come from --preset
-and the same flags as train (--max-cycles, --ind, --eps, --nb-iter,
---test, --attacks, --test-limit, --data, --backend, ...), plus:
-  --weights DIR|FILE    a run's folder, or one weights file (a CNN-F)
+reference's state_dict names). Model and attack settings come from the run
+(results.json in its folder, else the weights' metadata), else --preset;
+the same flags as train override them (--max-cycles, --ind, --eps,
+--nb-iter, --test, --attacks, --test-limit, --data, --backend, ...), plus:
+  --weights DIR|FILE    a run's folder, or one weights file (its metadata
+                        says which model; converted reference weights: CNN-F)
   --json, -q, -h`;
 
 const ATTACK_USAGE =
   `usage: deno run -A cli.ts attack --weights FILE --attack NAME [options]
 
-Runs one attack against saved CNN-F weights and prints robust accuracy for
-each attack target (first pass, end to end on the last logits, end to end
-on the averaged logits). NAME: pgd, fgsm, apgd-ce, apgd-t, square, spsa,
-autoattack. Settings as for eval (--eps, --eps-iter, --nb-iter,
---test-limit, --max-cycles, --ind, --data, --backend, ...), plus:
-  --weights FILE --attack NAME --json -q -h`;
+Runs one attack against saved weights and prints robust accuracy for each
+attack target (first pass, end to end on the last logits, end to end on the
+averaged logits). NAME: ${ATTACK_NAMES.join(", ")}. Settings as for eval:
+from the run that wrote the weights, overridden by flags (--eps,
+--eps-iter, --nb-iter, --test-limit, --max-cycles, --ind, --data,
+--backend, ...), plus:
+  --weights FILE --attack NAME -q -h
+  --json                one object: config, cells with perExample arrays`;
 
 const INFO_USAGE =
   `usage: deno run -A cli.ts info [--backend auto|cpu|webgpu] [--json]
@@ -137,6 +150,8 @@ export interface InfoReport {
   deno: { deno: string; v8: string; typescript: string };
   /** Backend `auto` (or the requested one) chose. */
   backend: string;
+  /** Why that backend: requested, or what `auto` found. */
+  reason: string;
   /** The WebGPU adapter, or null when none is available. */
   adapter: AdapterSummary | null;
   /** Storage counters of the chosen backend. */
@@ -148,18 +163,32 @@ export async function info(backend: BackendChoice): Promise<InfoReport> {
   const adapter = await requestAdapter();
   const chosen = await init({ backend });
   if (chosen === "webgpu") await webgpuBackend();
+  const summary = adapter ? summarizeAdapter(adapter) : null;
   return {
     deno: Deno.version,
     backend: chosen,
-    adapter: adapter ? summarizeAdapter(adapter) : null,
+    reason: backendReason(backend, summary),
+    adapter: summary,
     memory: memoryStats(),
   };
+}
+
+/** One line on why a backend was chosen. */
+function backendReason(
+  requested: BackendChoice,
+  a: AdapterSummary | null,
+): string {
+  if (requested !== "auto") return `requested with --backend ${requested}`;
+  if (!a) return "auto: no WebGPU adapter found, so the CPU backend";
+  return a.isFallbackAdapter
+    ? `auto: the only WebGPU adapter, ${a.description}, is a software fallback, slower than the CPU backend`
+    : `auto: hardware WebGPU adapter ${a.description}`;
 }
 
 function formatInfo(r: InfoReport): string {
   const lines = [
     `deno         ${r.deno.deno} (v8 ${r.deno.v8}, typescript ${r.deno.typescript})`,
-    `backend      ${r.backend}`,
+    `backend      ${r.backend} (${r.reason})`,
   ];
   if (!r.adapter) lines.push("adapter      none (WebGPU unavailable)");
   else {
@@ -188,16 +217,13 @@ function backendOf(flags: Flags): BackendChoice {
   return b as BackendChoice;
 }
 
-async function adapterLine(backend: string): Promise<string> {
+async function adapterLine(
+  backend: string,
+  requested: BackendChoice,
+): Promise<string> {
   const a = await requestAdapter();
   const desc = a ? summarizeAdapter(a) : null;
-  return `backend ${backend}${
-    desc
-      ? `; WebGPU adapter ${desc.description}${
-        desc.isFallbackAdapter ? " (software)" : ""
-      }`
-      : "; no WebGPU adapter"
-  }`;
+  return `backend ${backend} (${backendReason(requested, desc)})`;
 }
 
 async function runInfo(argv: string[]): Promise<number> {
@@ -215,49 +241,117 @@ async function runInfo(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Shows an evaluation progress report as one progress line. */
+/** An evaluation progress report as a progress event of the run's plan. */
 function evalEvent(
-  progress: ProgressPrinter,
   label: string,
-  p: { done: number; total: number; robust: number },
-): void {
-  progress.update({
+  p: { done: number; total: number; robust: number; attack?: string },
+): ProgressEvent {
+  return {
     label,
     done: p.done,
     total: p.total,
     unit: "img",
+    phase: p.attack ? `eval ${p.attack}` : undefined,
+    phaseDone: p.done,
     fields: { robust: p.robust },
-  });
+  };
+}
+
+const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_CODES;
+
+/**
+ * SIGINT and SIGTERM: the first asks the run to stop after the current step
+ * (checkpoint written), a second quits at once. During the final evaluation
+ * there is nothing to save, so the first quits at once too.
+ */
+class Interrupts {
+  signal: StopSignal | null = null;
+  evaluating = false;
+  #handlers: [StopSignal, () => void][] = [];
+
+  constructor(progress: ProgressPrinter, out: string) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      const h = () => {
+        if (this.signal || this.evaluating) {
+          progress.log(
+            this.evaluating
+              ? `${sig}: evaluation stopped; the trained weights are in ${out} (cli.ts eval --weights ${out} evaluates them)`
+              : `${sig}: quitting now; the last checkpoint in ${out} stays valid`,
+          );
+          Deno.exit(SIGNAL_CODES[sig]);
+        }
+        this.signal = sig;
+        progress.log(
+          `${sig}: saving a checkpoint after this step${
+            sig === "SIGINT" ? " (Ctrl-C again to quit now)" : ""
+          }`,
+        );
+      };
+      try {
+        Deno.addSignalListener(sig, h);
+        this.#handlers.push([sig, h]);
+      } catch { /* no such signal on this platform */ }
+    }
+  }
+
+  /** Removes the listeners. */
+  close(): void {
+    for (const [sig, h] of this.#handlers) Deno.removeSignalListener(sig, h);
+  }
 }
 
 async function runTrain(argv: string[]): Promise<number> {
-  const flags = parse(argv, { ...COMMON_FLAGS, resume: { type: "boolean" } });
+  const flags = parse(argv, {
+    ...COMMON_FLAGS,
+    resume: { type: "boolean" },
+    "allow-change": { type: "string" },
+  });
   if (flags.help) {
     console.log(TRAIN_USAGE);
     return 0;
   }
+  // Everything is checked before data is read or a step runs.
   const cfg = configFromFlags(flags);
+  const allow = String(flags["allow-change"] ?? "").split(",").map((a) =>
+    a.trim()
+  ).filter(Boolean);
+  if (allow.length && !flags.resume) {
+    throw new UsageError("--allow-change: only with --resume");
+  }
+  const stepsDone = flags.resume ? await checkResume(cfg, allow) : {};
   const backend = await init({ backend: cfg.backend, seed: cfg.seed });
-  const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  let clock: RunClock | null = null;
+  const progress = new ProgressPrinter({
+    quiet: Boolean(flags.quiet),
+    runEta: () => clock?.eta() ?? NaN,
+  });
+  const show = (e: ProgressEvent) => {
+    if (e.phase && e.phaseDone !== undefined) {
+      clock?.advance(e.phase, e.phaseDone);
+    }
+    progress.update(e);
+  };
   const about = [
     `command: cli.ts train ${argv.join(" ")}`.trim(),
-    await adapterLine(backend),
+    await adapterLine(backend, cfg.backend),
   ];
   progress.log(about[1]);
-  let stop = false;
-  const onSigint = () => {
-    if (stop) Deno.exit(130);
-    stop = true;
-    progress.log(
-      "interrupt: saving a checkpoint after this step (Ctrl-C again to quit now)",
-    );
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const interrupts = new Interrupts(progress, cfg.out);
   const t0 = performance.now();
   try {
     const r = await runTraining(cfg, {
-      onProgress: (e) => progress.update(e),
+      onProgress: show,
       onLog: (l) => progress.log(l),
+      onPlan: (phases) => {
+        clock = new RunClock(phases);
+        for (const line of describePlan(phases, cfg)) progress.log(line);
+        progress.log(
+          "plan: the whole-run ETA ('run eta') follows the first step and is re-estimated as phases are measured",
+        );
+        clock.start();
+      },
+      onEvaluate: () => (interrupts.evaluating = true),
       onEpoch: (m) =>
         progress.log(
           `${m.model} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}  train acc ${
@@ -266,18 +360,28 @@ async function runTrain(argv: string[]): Promise<number> {
             m.imagesPerSec.toFixed(1)
           } img/s`,
         ),
-      onEvalProgress: (p) => evalEvent(progress, `eval ${p.attack}`, p),
-      shouldStop: () => stop,
-    }, { resume: Boolean(flags.resume), about });
+      onEvalProgress: (p) => show(evalEvent(`eval ${p.attack}`, p)),
+      shouldStop: () => interrupts.signal !== null,
+    }, { resume: Boolean(flags.resume), about, stepsDone });
     progress.done();
     const seconds = (performance.now() - t0) / 1000;
+    const code = !r.finished && interrupts.signal
+      ? SIGNAL_CODES[interrupts.signal]
+      : 0;
     if (flags.json) {
       console.log(JSON.stringify({ config: cfg, backend, seconds, ...r }));
     } else if (!r.finished) {
+      const again = ["deno run -A cli.ts train", ...argv, "--resume"].filter((
+        a,
+        i,
+        all,
+      ) => a !== "--resume" || i === all.length - 1);
       console.log(
-        `stopped early after ${
+        `${
+          interrupts.signal ? `interrupted (${interrupts.signal})` : "stopped"
+        } after ${
           Object.values(r.steps).reduce((a, b) => a + b, 0)
-        } steps; checkpoints in ${cfg.out} (resume with --resume)`,
+        } steps; checkpoints in ${cfg.out}; resume with: ${again.join(" ")}`,
       );
       for (const [k, s] of Object.entries(r.secondsPerStep)) {
         console.log(
@@ -297,10 +401,32 @@ async function runTrain(argv: string[]): Promise<number> {
       );
       console.log(`report: ${cfg.out}/report.html`);
     }
+    return code;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    interrupts.close();
   }
-  return 0;
+}
+
+/** The saved run's settings, merged under the flags; says where they came from. */
+async function savedSettings(
+  flags: Flags,
+  progress: ProgressPrinter,
+): Promise<ReturnType<typeof configFromFlags>> {
+  const path = String(flags.weights);
+  // Flags are checked before any file is read.
+  configFromFlags(flags);
+  const base = flags.preset === undefined ? await savedConfig(path) : null;
+  const cfg = configFromFlags(flags, base);
+  progress.log(
+    base
+      ? `settings: as ${path} was trained (preset ${cfg.preset}), with the flags given`
+      : `settings: preset ${cfg.preset}${
+        flags.preset === undefined
+          ? ` (${path} does not say how it was trained)`
+          : ""
+      }, with the flags given`,
+  );
+  return cfg;
 }
 
 async function runEval(argv: string[]): Promise<number> {
@@ -314,13 +440,13 @@ async function runEval(argv: string[]): Promise<number> {
       "--weights: required (a run's folder or a weights file)",
     );
   }
-  const cfg = configFromFlags(flags);
-  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
   const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  const cfg = await savedSettings(flags, progress);
+  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
   const r = await evaluateSaved(
     String(flags.weights),
     cfg,
-    (p) => evalEvent(progress, `eval ${p.attack}`, p),
+    (p) => progress.update(evalEvent(`eval ${p.attack}`, p)),
   );
   progress.done();
   if (flags.json) console.log(JSON.stringify({ config: cfg, backend, ...r }));
@@ -343,22 +469,37 @@ async function runAttackCmd(argv: string[]): Promise<number> {
     console.log(ATTACK_USAGE);
     return 0;
   }
+  const name = String(flags.attack ?? "pgd");
+  if (!ATTACK_NAMES.includes(name)) {
+    throw new UsageError(
+      `--attack: unknown attack '${name}' (${ATTACK_NAMES.join(", ")})`,
+    );
+  }
   if (!flags.weights) {
     throw new UsageError("--weights: required (a weights file)");
   }
-  const name = String(flags.attack ?? "pgd");
-  const cfg = configFromFlags(flags);
-  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
   const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
+  const cfg = await savedSettings(flags, progress);
+  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
   const r = await runAttack(
     String(flags.weights),
     name,
     cfg,
-    (p) => evalEvent(progress, `${name} ${p.target}`, p),
+    (p) => progress.update(evalEvent(`${name} ${p.target}`, p)),
   );
   progress.done();
-  if (flags.json) console.log(JSON.stringify({ backend, attack: name, ...r }));
-  else {
+  if (flags.json) {
+    console.log(JSON.stringify({
+      backend,
+      attack: name,
+      config: cfg,
+      examples: r.examples,
+      cells: r.cells.map((c) => ({
+        ...c,
+        perExample: Array.from(c.perExample),
+      })),
+    }));
+  } else {
     console.log(
       `${name} eps ${cfg.eps} on ${r.examples} examples (${backend} backend):`,
     );
@@ -369,6 +510,12 @@ async function runAttackCmd(argv: string[]): Promise<number> {
         }%  (${c.meanQueries.toFixed(0)} queries/example)`,
       );
     }
+  }
+  const nonFinite = Math.max(0, ...r.cells.map((c) => c.nonFinite));
+  if (nonFinite) {
+    console.error(
+      `warning: ${nonFinite} example(s) had NaN or infinite inputs; their results mean nothing`,
+    );
   }
   return 0;
 }
@@ -382,6 +529,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Before anything asks for a WebGPU adapter: no XDG_RUNTIME_DIR noise.
+  ensureRuntimeDir();
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "-h" || cmd === "--help") {
     console.log(USAGE);

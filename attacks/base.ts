@@ -115,16 +115,28 @@ export abstract class AttackBase implements Attack {
       const reads = typeof q === "object" && !(q instanceof Int32Array)
         ? [succ, q]
         : [succ];
-      const host = await readAll(reads);
+      // The input rides along the one read-back, to flag NaN inputs.
+      const host = await readAll([...reads, x]);
       reads.forEach((t) => t.dispose());
       const n = x.shape[0];
+      const xs = host[host.length - 1];
+      const per = n ? xs.length / n : 0;
+      let nonFinite = 0;
+      for (let i = 0; i < n; i++) {
+        for (let j = i * per; j < (i + 1) * per; j++) {
+          if (!Number.isFinite(xs[j])) {
+            nonFinite++;
+            break;
+          }
+        }
+      }
       const success = Uint8Array.from(host[0], (v) => (v ? 1 : 0));
       const queries = q instanceof Int32Array
         ? q
         : typeof q === "number"
         ? new Int32Array(n).fill(q)
         : Int32Array.from(host[1], (v) => Math.round(v));
-      return { adv: crafted.adv, success, queries };
+      return { adv: crafted.adv, success, queries, nonFinite };
     });
   }
 

@@ -86,6 +86,8 @@ export interface EvalCell {
   seconds: number;
   /** Per example: 1 if robust. */
   perExample: Uint8Array;
+  /** Examples whose input held NaN or infinite values (see AttackResult). */
+  nonFinite: number;
 }
 
 /** What `evaluate` returns. */
@@ -146,6 +148,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalReport> {
       meanQueries: 0,
       seconds: 0,
       perExample: new Uint8Array(Math.min(a.limit ?? n, n)),
+      nonFinite: 0,
     }))
   );
   const made = attacks.map((a) => targets.map((t) => a.create(t)));
@@ -188,6 +191,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalReport> {
           try {
             const r = await made[ai][ti].perturb(xs, ys);
             r.adv.dispose();
+            cell.nonFinite += r.nonFinite ?? 0;
             r.success.forEach((s, i) => {
               cell.perExample[start + i] = s ? 0 : 1;
               cell.robust += s ? 0 : 1;
@@ -208,6 +212,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalReport> {
             robust: cell.robust,
             elapsed: elapsed(),
           });
+          // Let timers and signal handlers run between batches: on the CPU
+          // backend nothing else yields, so Ctrl-C would wait for the end.
+          await new Promise((resolve) => setTimeout(resolve, 0));
         }
       }
     } finally {

@@ -87,6 +87,12 @@ export interface AttackResult {
    * not counted.
    */
   queries: Int32Array;
+  /**
+   * Examples whose input held NaN or infinite values: their success flags
+   * mean nothing (a NaN logit decides any class). Absent when the attack
+   * did not check.
+   */
+  nonFinite?: number;
 }
 
 /** An adversarial attack on a fixed target. */

@@ -14,6 +14,10 @@ import {
   tidy,
 } from "../tensor/mod.ts";
 
+import { ensureRuntimeDir } from "../train/runtime_dir.ts";
+
+// Without XDG_RUNTIME_DIR, every adapter request prints a Vulkan warning.
+ensureRuntimeDir();
 const probe = await probeWebGpu();
 /** Backends every test runs on: cpu, plus webgpu when an adapter exists. */
 export const BACKENDS: BackendName[] = probe.available

@@ -157,6 +157,40 @@ export const PRESETS: Readonly<Record<string, TrainConfig>> = {
   },
 };
 
+/** Columns of the reference's table, in order. */
+export const REFERENCE_COLUMNS: readonly string[] = [
+  "clean",
+  "pgd-first",
+  "pgd-e2e",
+  "spsa-first",
+  "spsa-e2e",
+  "transfer",
+];
+
+/** Extra attacks available by name (each run through the decision rule, end to end). */
+export const EXTRA_ATTACKS: readonly string[] = [
+  "pgd-e2e-avg",
+  "fgsm",
+  "apgd-ce",
+  "apgd-t",
+  "square",
+  "autoattack",
+];
+
+/** Names `cli.ts attack` accepts. */
+export const ATTACK_NAMES: readonly string[] = [
+  "pgd",
+  "fgsm",
+  "apgd-ce",
+  "apgd-t",
+  "square",
+  "spsa",
+  "autoattack",
+];
+
+/** Largest batch accepted: more than any dataset here, far past memory. */
+export const MAX_BATCH = 65536;
+
 /** Checks a configuration; throws naming the first bad field. */
 export function validateConfig(c: TrainConfig): void {
   const bad = (field: string, why: string): never => {
@@ -185,9 +219,19 @@ export function validateConfig(c: TrainConfig): void {
   posInt("epochs");
   posInt("batchSize");
   posInt("testBatchSize");
+  posInt("nbIter");
+  posInt("spsaSamples");
+  for (const f of ["batchSize", "testBatchSize"] as const) {
+    if (c[f] > MAX_BATCH) bad(f, `must be at most ${MAX_BATCH}, got ${c[f]}`);
+  }
+  if (c.trainLimit > 0 && c.batchSize > c.trainLimit) {
+    bad(
+      "batchSize",
+      `${c.batchSize} is more than the ${c.trainLimit} training examples of --train-limit`,
+    );
+  }
   for (
     const f of [
-      "nbIter",
       "maxCycles",
       "ind",
       "seed",
@@ -195,7 +239,6 @@ export function validateConfig(c: TrainConfig): void {
       "testLimit",
       "maxSteps",
       "spsaLimit",
-      "spsaSamples",
     ] as const
   ) nonNegInt(f);
   for (
@@ -212,6 +255,23 @@ export function validateConfig(c: TrainConfig): void {
       "cleanParam",
     ] as const
   ) nonNeg(f);
+  if (c.eps > 2) {
+    bad("eps", `must be at most 2 (inputs are in [-1, 1]), got ${c.eps}`);
+  }
+  const known = [...REFERENCE_COLUMNS, ...EXTRA_ATTACKS];
+  const unknown = c.evalAttacks.filter((a) => !known.includes(a));
+  if (unknown.length || !c.evalAttacks.length) {
+    bad(
+      "attacks",
+      `${
+        unknown.length
+          ? `unknown attack${unknown.length > 1 ? "s" : ""} '${
+            unknown.join("', '")
+          }'`
+          : "empty list"
+      } (known: ${known.join(", ")})`,
+    );
+  }
   if (!["fashion", "cifar10"].includes(c.dataset)) {
     bad("dataset", `must be fashion or cifar10, got '${c.dataset}'`);
   }

@@ -24,27 +24,14 @@ import type { Attack, Target } from "../attacks/types.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import { scalePixels } from "./data/dataset.ts";
 import type { Dataset } from "./data/dataset.ts";
-import type { TrainConfig } from "./config.ts";
+import {
+  ATTACK_NAMES,
+  EXTRA_ATTACKS,
+  REFERENCE_COLUMNS,
+  type TrainConfig,
+} from "./config.ts";
 
-/** Columns of the reference's table, in order. */
-export const REFERENCE_COLUMNS: readonly string[] = [
-  "clean",
-  "pgd-first",
-  "pgd-e2e",
-  "spsa-first",
-  "spsa-e2e",
-  "transfer",
-];
-
-/** Extra attacks available by name (each run through the decision rule, end to end). */
-export const EXTRA_ATTACKS: readonly string[] = [
-  "pgd-e2e-avg",
-  "fgsm",
-  "apgd-ce",
-  "apgd-t",
-  "square",
-  "autoattack",
-];
+export { ATTACK_NAMES, EXTRA_ATTACKS, REFERENCE_COLUMNS };
 
 /** One row of the table. */
 export interface TableRow {
@@ -208,17 +195,6 @@ export async function evaluateRow(
   model.reset();
   return { model: kind, rule: plain ? "-" : rule, values, examples };
 }
-
-/** Names accepted by `runAttack`. */
-export const ATTACK_NAMES: readonly string[] = [
-  "pgd",
-  "fgsm",
-  "apgd-ce",
-  "apgd-t",
-  "square",
-  "spsa",
-  "autoattack",
-];
 
 /** Creates a named attack with the configuration's budget. */
 export function makeAttack(name: string, t: Target, cfg: TrainConfig): Attack {

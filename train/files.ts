@@ -55,3 +55,24 @@ export async function loadSafetensors(
 ): Promise<DecodedSafetensors> {
   return decodeSafetensors(await readFileNamed(path), path);
 }
+
+/**
+ * Removes `*.tmp-*` files an interrupted atomic write left in `dir` (a kill
+ * between write and rename); returns their names. A missing folder has none.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      // Ours are `<name>.tmp-<pid>-<ms>`; a live writer of this process
+      // is never running when a command starts.
+      if (e.isFile && /\.tmp-\d+-\d+$/.test(e.name)) {
+        await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+        removed.push(e.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}

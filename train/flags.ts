@@ -53,8 +53,17 @@ export const CONFIG_FLAGS: Record<
   "spsa-samples": ["spsaSamples", "int"],
 };
 
-/** Builds a configuration from a preset and flags; throws UsageError naming a bad flag. */
-export function configFromFlags(flags: Flags): TrainConfig {
+/**
+ * Builds a configuration from a preset and flags; throws UsageError naming
+ * a bad flag.
+ * @param flags Parsed flags.
+ * @param base Settings a saved run was trained with (eval, attack): they
+ *   replace the preset's unless `--preset` is given; flags override both.
+ */
+export function configFromFlags(
+  flags: Flags,
+  base?: Partial<TrainConfig> | null,
+): TrainConfig {
   const name = String(flags.preset ?? "quick");
   const preset = PRESETS[name];
   if (!preset) {
@@ -62,10 +71,13 @@ export function configFromFlags(flags: Flags): TrainConfig {
       `--preset: unknown preset '${name}' (${Object.keys(PRESETS).join(", ")})`,
     );
   }
+  const from = base && flags.preset === undefined
+    ? { ...preset, ...base }
+    : preset;
   const cfg: TrainConfig = {
-    ...preset,
-    evalAttacks: [...preset.evalAttacks],
-    models: [...preset.models],
+    ...from,
+    evalAttacks: [...from.evalAttacks],
+    models: [...from.models],
   };
   const set = cfg as unknown as Record<string, unknown>;
   for (const [flag, [field, kind]] of Object.entries(CONFIG_FLAGS)) {

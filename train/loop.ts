@@ -58,8 +58,19 @@ export interface TrainHooks {
   onLog?: (line: string) => void;
   /** After each epoch. */
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
-  /** Polled after every step; true saves a checkpoint and stops. */
+  /**
+   * Polled after every step (the loop first yields to the event loop, so a
+   * signal handler has run); true saves a checkpoint and stops.
+   */
   shouldStop?: () => boolean;
+}
+
+/**
+ * Lets timers and signal handlers run: a CPU step never awaits real I/O, so
+ * without this a Ctrl-C would wait for the end of the epoch.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The outcome of `trainModel`. */
@@ -135,8 +146,9 @@ export async function cleanAccuracy(
     );
     correct += (await hit.data())[0];
     for (const t of [hit, x, y]) t.dispose();
+    await yieldToEventLoop();
     onProgress?.({
-      label: "eval clean",
+      label: `test pass ${model.cycles ? "cnnf" : "cnn"}`,
       done: batch + 1,
       total,
       unit: "batch",
@@ -182,8 +194,12 @@ export async function trainModel(
   const curve: TrainCurvePoint[] = [];
   let win = { loss: 0, correct: 0, seen: 0 };
   // Sums of a partly trained epoch restored from a mid-epoch checkpoint.
-  let partialState: { loss: number; correct: number; seen: number } | null =
-    null;
+  let partialState: {
+    loss: number;
+    correct: number;
+    seen: number;
+    seconds?: number;
+  } | null = null;
   let stopAfterEpoch = false;
   const ckPath = checkpointPath(cfg, kind);
   if (options.resume) {
@@ -191,7 +207,12 @@ export async function trainModel(
     pos = restoreCheckpoint(ck, { model, optimizer: opt, scheduler: sched });
     history = ck.meta.history as EpochMetrics[];
     const extra = ck.meta.extra as {
-      partial?: { loss: number; correct: number; seen: number };
+      partial?: {
+        loss: number;
+        correct: number;
+        seen: number;
+        seconds?: number;
+      };
       curve?: TrainCurvePoint[];
     } | undefined;
     if (extra?.partial) partialState = extra.partial;
@@ -243,10 +264,19 @@ export async function trainModel(
     let { loss: lossSum, correct, seen } = epoch === pos.epoch && partialState
       ? partialState
       : { loss: 0, correct: 0, seen: 0 };
+    // Training seconds of the epoch before a resume, so its img/s is true.
+    const before = epoch === pos.epoch ? partialState?.seconds ?? 0 : 0;
     partialState = null;
     const t0 = performance.now();
     const label = `train ${kind} epoch ${epoch + 1}/${cfg.epochs}`;
     const start = epoch === pos.epoch ? pos.batch : 0;
+    hooks.onProgress?.({
+      label,
+      done: start,
+      total: perEpoch,
+      unit: "batch",
+      start: true,
+    });
     for (
       const { x, y, batch } of batches(data.train, {
         batchSize: cfg.batchSize,
@@ -306,16 +336,29 @@ export async function trainModel(
         done: batch + 1,
         total: perEpoch,
         unit: "batch",
+        phase: `train ${kind}`,
+        phaseDone: pos.step,
         fields: {
           loss: lossSum / seen,
           acc: `${((100 * correct) / seen).toFixed(1)}%`,
           lr: opt.lr,
         },
       });
-      const stop = hooks.shouldStop?.() ||
-        (cfg.maxSteps > 0 && stepsNow >= cfg.maxSteps);
-      if (stop && batch + 1 < perEpoch) {
-        await save({ partial: { loss: lossSum, correct, seen } });
+      await yieldToEventLoop();
+      // An interrupt stops now, even after an epoch's last batch (the
+      // epoch's test pass then runs on resume); --max-steps lets a finished
+      // epoch close first.
+      const interrupted = hooks.shouldStop?.() ?? false;
+      const capped = cfg.maxSteps > 0 && stepsNow >= cfg.maxSteps;
+      if (interrupted || (capped && batch + 1 < perEpoch)) {
+        await save({
+          partial: {
+            loss: lossSum,
+            correct,
+            seen,
+            seconds: before + (performance.now() - t0) / 1000,
+          },
+        });
         hooks.onLog?.(
           `${kind}: stopped at epoch ${epoch + 1}, batch ${
             batch + 1
@@ -323,9 +366,9 @@ export async function trainModel(
         );
         return outcome(false);
       }
-      if (stop) stopAfterEpoch = true;
+      if (capped) stopAfterEpoch = true;
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = before + (performance.now() - t0) / 1000;
     const testAcc = await cleanAccuracy(
       model,
       data.test,
@@ -347,6 +390,14 @@ export async function trainModel(
     pos = { epoch: epoch + 1, batch: 0, step: pos.step };
     await save();
     await hooks.onEpoch?.(m);
+    if (hooks.shouldStop?.() && epoch + 1 < cfg.epochs) {
+      hooks.onLog?.(
+        `${kind}: stopped after epoch ${
+          epoch + 1
+        }; checkpoint ${ckPath} (resume with --resume)`,
+      );
+      return outcome(false);
+    }
     if (stopAfterEpoch && epoch + 1 < cfg.epochs) {
       hooks.onLog?.(
         `${kind}: stopped after epoch ${

@@ -16,7 +16,13 @@
  * @module
  */
 
-export { PRESETS, type TrainConfig, validateConfig } from "./config.ts";
+export {
+  ATTACK_NAMES,
+  MAX_BATCH,
+  PRESETS,
+  type TrainConfig,
+  validateConfig,
+} from "./config.ts";
 export {
   buildModel,
   checkpointPath,
@@ -38,14 +44,33 @@ export {
 export {
   loadSafetensors,
   readFileNamed,
+  removeStaleTemps,
   saveSafetensors,
   writeFileAtomic,
 } from "./files.ts";
 export {
+  fitLine,
   formatDuration,
   type ProgressEvent,
   ProgressPrinter,
 } from "./progress.ts";
+export {
+  columnCost,
+  describePlan,
+  type PlanPhase,
+  planRun,
+  rowColumns,
+  RunClock,
+} from "./plan.ts";
+export {
+  checkResume,
+  type ConfigDifference,
+  configDifferences,
+  flagOf,
+  RESUME_ALLOWED,
+  RESUME_FREE,
+} from "./resume.ts";
+export { ensureRuntimeDir } from "./runtime_dir.ts";
 export {
   type CurvePoint,
   renderReport,
@@ -61,7 +86,14 @@ export {
   REFERENCE_COLUMNS,
   type TableRow,
 } from "./evaluate.ts";
-export { loadData, type RunResult, runTraining, sampleDataset } from "./run.ts";
+export {
+  evalSeed,
+  loadData,
+  type RunHooks,
+  type RunResult,
+  runTraining,
+  sampleDataset,
+} from "./run.ts";
 export {
   CONFIG_FLAGS,
   configFromFlags,

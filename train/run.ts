@@ -12,14 +12,15 @@ import type { EvalProgress } from "../attacks/evaluate.ts";
 import { referenceStateDict } from "../cnnf/checkpoint.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import { noGrad } from "../autograd/grad.ts";
-import { readAll, tidy } from "../tensor/engine.ts";
+import { manualSeed, readAll, tidy } from "../tensor/engine.ts";
 import { tensor } from "../tensor/creation.ts";
 import { type Dataset, epochOrder, scalePixels } from "./data/dataset.ts";
 import { loadFashionMnist } from "./data/idx_files.ts";
 import { loadCifar10 } from "./data/cifar_files.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluateRow, REFERENCE_COLUMNS, type TableRow } from "./evaluate.ts";
-import { saveSafetensors, writeFileAtomic } from "./files.ts";
+import { removeStaleTemps, saveSafetensors, writeFileAtomic } from "./files.ts";
+import { type PlanPhase, planRun } from "./plan.ts";
 import {
   type EpochMetrics,
   type TrainCurvePoint,
@@ -154,22 +155,55 @@ async function examplesFor(
   return items;
 }
 
+/** Seed of the evaluation's random stream: a saved run evaluates the same. */
+export function evalSeed(cfg: TrainConfig): number {
+  return cfg.seed + 7919;
+}
+
+/** Callbacks of `runTraining`: the training loop's, and the run's phases. */
+export interface RunHooks extends TrainHooks {
+  /** Evaluation progress. */
+  onEvalProgress?: (p: EvalProgress) => void;
+  /** The run's plan, once the data is loaded. */
+  onPlan?: (phases: PlanPhase[]) => void;
+  /** Training of the models is over; the evaluation starts. */
+  onEvaluate?: () => void;
+}
+
 /**
  * Runs training and evaluation as configured.
  * @param cfg The configuration (validated by the caller).
  * @param hooks Progress and log callbacks, stop request.
  * @param options resume: continue from checkpoints in `cfg.out`;
- *   about: lines describing the run for the report (command, adapter).
+ *   about: lines describing the run for the report (command, adapter);
+ *   stepsDone: steps each model's checkpoint holds (for the plan).
  */
 export async function runTraining(
   cfg: TrainConfig,
-  hooks: TrainHooks & { onEvalProgress?: (p: EvalProgress) => void } = {},
-  options: { resume?: boolean; about?: string[] } = {},
+  hooks: RunHooks = {},
+  options: {
+    resume?: boolean;
+    about?: string[];
+    stepsDone?: Record<string, number>;
+  } = {},
 ): Promise<RunResult> {
   await Deno.mkdir(cfg.out, { recursive: true });
+  const stale = await removeStaleTemps(cfg.out);
+  if (stale.length) {
+    hooks.onLog?.(
+      `removed ${stale.length} temporary file(s) of an interrupted write in ${cfg.out}`,
+    );
+  }
   const data = await loadData(cfg);
   hooks.onLog?.(
     `data: ${data.train.source} (${data.train.n} train), ${data.test.source} (${data.test.n} test)`,
+  );
+  hooks.onPlan?.(
+    planRun(
+      cfg,
+      { train: data.train.n, test: data.test.n },
+      options.resume ? options.stepsDone : {},
+    ),
   );
   const files: string[] = [];
   const metricsPath = `${cfg.out}/metrics.jsonl`;
@@ -218,15 +252,24 @@ export async function runTraining(
     await saveSafetensors(weights, await referenceStateDict(r.model), {
       format: "pt",
       model: kind,
+      // eval and attack take the architecture and attack settings from here.
+      config: JSON.stringify(cfg),
     });
     files.push(weights);
     hooks.onLog?.(
       `${kind}: weights saved to ${weights} (reference state_dict names)`,
     );
+    // An interrupt during the model's last test pass stops here.
+    if (hooks.shouldStop?.()) {
+      finished = false;
+      break;
+    }
   }
   const table: TableRow[] = [];
   if (finished) {
+    hooks.onEvaluate?.();
     for (const kind of cfg.models) {
+      manualSeed(evalSeed(cfg));
       table.push(
         await evaluateRow(
           models[kind],

@@ -27,7 +27,9 @@ import {
 } from "./evaluate.ts";
 import { loadSafetensors } from "./files.ts";
 import { buildModel } from "./loop.ts";
-import { sampleDataset } from "./run.ts";
+import { evalSeed, sampleDataset } from "./run.ts";
+import type { HostTensor } from "../nn/safetensors.ts";
+import { manualSeed } from "../tensor/engine.ts";
 
 async function testData(cfg: TrainConfig): Promise<Dataset> {
   const ds = cfg.dataset === "cifar10"
@@ -36,17 +38,124 @@ async function testData(cfg: TrainConfig): Promise<Dataset> {
   return sampleDataset(ds, cfg.testLimit, cfg.seed + 1);
 }
 
+/** "cnnf" or "cnn". */
+export type ModelKind = "cnnf" | "cnn";
+
+/** What a weights file says about itself. */
+export interface WeightsInfo {
+  /** Tensors by name. */
+  tensors: Record<string, HostTensor>;
+  /** Model kind from the metadata (absent in converted reference weights). */
+  model?: ModelKind;
+  /** The training configuration from the metadata, when a run wrote it. */
+  config?: Partial<TrainConfig>;
+}
+
+/**
+ * Reads a weights file and checks it is usable: not a training checkpoint,
+ * no NaN or infinite values. Errors name the path and the tensor.
+ */
+export async function readWeights(path: string): Promise<WeightsInfo> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (
+    metadata.meta || Object.keys(tensors).some((k) => k.startsWith("__optim__"))
+  ) {
+    const weights = path.replace(/\.ckpt\.safetensors$/, ".safetensors");
+    throw new Error(
+      `${path}: a training checkpoint (weights and optimizer state), not a weights file; use ${
+        weights !== path
+          ? weights
+          : "the .safetensors file training writes next to it"
+      } or the run's folder`,
+    );
+  }
+  for (const [name, t] of Object.entries(tensors)) {
+    let bad = 0;
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) bad++;
+    }
+    if (bad) {
+      throw new Error(
+        `${path}: ${name} holds ${bad} NaN or infinite value(s) of ${t.data.length}; the weights are unusable (a diverged run?)`,
+      );
+    }
+  }
+  const model = metadata.model === "cnn" || metadata.model === "cnnf"
+    ? metadata.model
+    : undefined;
+  let config: Partial<TrainConfig> | undefined;
+  try {
+    config = metadata.config ? JSON.parse(metadata.config) : undefined;
+  } catch {
+    throw new Error(`${path}: corrupt 'config' metadata (not JSON)`);
+  }
+  return { tensors, model, config };
+}
+
+const KIND_NAME = { cnnf: "CNN-F", cnn: "plain CNN" } as const;
+
 /** Builds a model of `kind` and loads weights from `path`. */
 export async function loadModel(
   path: string,
   cfg: TrainConfig,
-  kind: "cnnf" | "cnn",
+  kind: ModelKind,
+  weights?: WeightsInfo,
 ): Promise<CNNFBase> {
+  const w = weights ?? await readWeights(path);
+  if (w.model && w.model !== kind) {
+    throw new Error(
+      `${path}: holds a ${
+        KIND_NAME[w.model]
+      } (metadata model: ${w.model}), not a ${KIND_NAME[kind]}`,
+    );
+  }
   const model = buildModel(cfg, kind);
-  const { tensors } = await loadSafetensors(path);
-  loadReferenceStateDict(model, tensors, { source: path });
+  loadReferenceStateDict(model, w.tensors, { source: path });
   model.eval();
   return model;
+}
+
+/**
+ * The configuration a saved run was trained with: results.json in a run's
+ * folder, else the weights' metadata (null when neither says).
+ */
+export async function savedConfig(
+  path: string,
+): Promise<Partial<TrainConfig> | null> {
+  const dir = await isDir(path);
+  const folder = dir ? path.replace(/\/+$/, "") : null;
+  if (folder) {
+    try {
+      const j = JSON.parse(
+        new TextDecoder().decode(await Deno.readFile(`${folder}/results.json`)),
+      );
+      if (j && typeof j.config === "object") return j.config;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new Error(
+          `${folder}/results.json: unreadable (${(e as Error).message})`,
+        );
+      }
+    }
+    for (const kind of ["cnnf", "cnn"]) {
+      const file = `${folder}/${kind}.safetensors`;
+      if (await exists(file)) {
+        const c = (await readWeights(file)).config;
+        if (c) return c;
+      }
+    }
+    return null;
+  }
+  return (await readWeights(path)).config ?? null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function isDir(path: string): Promise<boolean> {
@@ -66,30 +175,36 @@ export async function evaluateSaved(
   cfg: TrainConfig,
   onProgress?: (p: EvalProgress) => void,
 ): Promise<{ table: TableRow[]; dataSource: string; examples: number }> {
-  const models: Partial<Record<"cnnf" | "cnn", CNNFBase>> = {};
+  const models: Partial<Record<ModelKind, CNNFBase>> = {};
   if (await isDir(path)) {
-    for (const kind of ["cnnf", "cnn"] as const) {
+    for (const kind of cfg.models) {
       const file = `${path.replace(/\/+$/, "")}/${kind}.safetensors`;
-      try {
-        await Deno.stat(file);
-      } catch {
-        continue;
-      }
-      models[kind] = await loadModel(file, cfg, kind);
+      if (await exists(file)) models[kind] = await loadModel(file, cfg, kind);
     }
     if (!models.cnnf && !models.cnn) {
       throw new Error(
-        `${path}: no cnnf.safetensors or cnn.safetensors in this folder`,
+        `${path}: no ${
+          cfg.models.map((k) => `${k}.safetensors`).join(" or ")
+        } in this folder`,
       );
     }
   } else {
-    models.cnnf = await loadModel(path, cfg, "cnnf");
+    const w = await readWeights(path);
+    // The file says what it holds; weights converted from the reference
+    // carry no metadata and are CNN-F weights.
+    const kind = w.model ?? "cnnf";
+    if (cfg.models.length === 1 && cfg.models[0] !== kind) {
+      await loadModel(path, cfg, cfg.models[0], w);
+    }
+    models[kind] = await loadModel(path, cfg, kind, w);
   }
   const test = await testData(cfg);
   const table: TableRow[] = [];
-  for (const kind of ["cnnf", "cnn"] as const) {
+  for (const kind of cfg.models) {
     const m = models[kind];
     if (m) {
+      // The same random stream as the training run's evaluation.
+      manualSeed(evalSeed(cfg));
       table.push(await evaluateRow(m, kind, test, cfg, models.cnn, onProgress));
     }
   }
@@ -108,7 +223,13 @@ export async function runAttack(
       `attack: unknown attack '${name}' (${ATTACK_NAMES.join(", ")})`,
     );
   }
-  const model = await loadModel(path, cfg, cfg.maxCycles > 0 ? "cnnf" : "cnn");
+  const w = await readWeights(path);
+  const model = await loadModel(
+    path,
+    cfg,
+    w.model ?? (cfg.maxCycles > 0 ? "cnnf" : "cnn"),
+    w,
+  );
   const test = await testData(cfg);
   const rule = cfg.testRule;
   const targets = model.cycles > 0
