@@ -1,0 +1,505 @@
+/**
+ * The demo page's script (bundled by the server with esbuild): picks a
+ * backend, loads both models from the server's safetensors, shows the test
+ * images, runs PGD with progress, and draws the adversarial image, the
+ * perturbation, every pass's class probabilities for both models and the
+ * reconstructions of CNN-F's feedback cycles.
+ *
+ * `globalThis.demo` exposes `ready` and `run(options)` for the browser test.
+ *
+ * @module
+ */
+
+/// <reference lib="dom" />
+
+import { cnnfTarget } from "../attacks/targets.ts";
+import type { CNNF } from "../cnnf/fmnist.ts";
+import { tensor } from "../tensor/creation.ts";
+import { init, probeWebGpu, webgpuBackend } from "../tensor/engine.ts";
+import { scalePixels } from "../train/data/dataset.ts";
+import {
+  loadModel,
+  type ModelSettings,
+  passes,
+  type PassView,
+  ProgressPGD,
+  routing,
+} from "./engine.ts";
+
+interface Config extends ModelSettings {
+  eps: number;
+  source: string;
+  classes: string[];
+}
+
+/** Options of one attack, as the controls hold them. */
+export interface RunOptions {
+  /** Index into the gallery. */
+  image?: number;
+  /** "first" / "e2eAvg" on CNN-F, or "cnn". */
+  mode?: "first" | "e2eAvg" | "cnn";
+  /** L∞ radius. */
+  eps?: number;
+  /** Iterations. */
+  iters?: number;
+  /** Step size as a fraction of ε. */
+  step?: number;
+  /** Feedback cycles shown. */
+  cycles?: number;
+}
+
+/** What a run shows, for the test. */
+export interface RunReport {
+  backend: string;
+  label: number;
+  clean: number[];
+  adv: number[];
+  cycles: number;
+  cnnf: { clean: number[][]; adv: number[][] };
+  cnn: { clean: number[][]; adv: number[][] };
+  /** Predicted class per chart on the page, keyed model/input/pass. */
+  shown: Record<string, number>;
+  seconds: number;
+}
+
+const $ = <T extends HTMLElement>(id: string) =>
+  document.getElementById(id) as T;
+
+let cfg: Config;
+let models: { cnnf: CNNF; cnn: CNNF };
+let images: Float32Array[] = [];
+let labels: number[] = [];
+let selected = 0;
+let busy = false;
+
+function draw(
+  canvas: HTMLCanvasElement,
+  v: ArrayLike<number>,
+  map: (x: number) => [number, number, number],
+): void {
+  const ctx = canvas.getContext("2d")!;
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const [r, g, b] = map(v[i]);
+    img.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** Pixels in [-1, 1] as grey levels. */
+const grey = (x: number): [number, number, number] => {
+  const g = Math.round(Math.min(1, Math.max(0, (x + 1) / 2)) * 255);
+  return [g, g, g];
+};
+
+/** A perturbation in [-ε, ε]: blue (darker) through white to red. */
+function diverging(eps: number) {
+  return (d: number): [number, number, number] => {
+    const t = Math.max(-1, Math.min(1, d / (eps || 1)));
+    const a = Math.round(255 * (1 - Math.abs(t)));
+    return t >= 0 ? [255, a, a] : [a, a, 255];
+  };
+}
+
+/** Min-max scaled grey (reconstructions have no fixed range). */
+function drawScaled(canvas: HTMLCanvasElement, v: Float32Array): void {
+  let lo = Infinity, hi = -Infinity;
+  for (const x of v) {
+    lo = Math.min(lo, x);
+    hi = Math.max(hi, x);
+  }
+  const s = hi > lo ? 2 / (hi - lo) : 0;
+  draw(canvas, v, (x) => grey((x - lo) * s - 1));
+}
+
+function softmax(z: ArrayLike<number>): number[] {
+  const m = Math.max(...Array.from(z));
+  const e = Array.from(z, (v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+const argmax = (v: ArrayLike<number>) =>
+  Array.from(v).reduce((b, x, i, a) => (x > a[b] ? i : b), 0);
+
+function mean(rows: Float32Array[]): number[] {
+  return Array.from(rows[0], (_, j) => {
+    let s = 0;
+    for (const r of rows) s += r[j];
+    return s / rows.length;
+  });
+}
+
+/** One probability chart: the top class and a bar per class. */
+function chart(
+  logits: ArrayLike<number>,
+  truth: number,
+  key: string,
+): HTMLElement {
+  const p = softmax(logits);
+  const k = argmax(logits);
+  const el = document.createElement("div");
+  el.className = "chart";
+  el.dataset.key = key;
+  el.dataset.pred = String(k);
+  const top = document.createElement("div");
+  top.className = `top ${k === truth ? "right" : "wrong"}`;
+  top.textContent = `${cfg.classes[k]} · ${(100 * p[k]).toFixed(1)}%`;
+  el.append(top);
+  p.forEach((v, c) => {
+    const row = document.createElement("div");
+    row.className = "row" + (c === truth ? " truth" : "") +
+      (c === k ? ` pred${k === truth ? "" : " miss"}` : "");
+    row.innerHTML = `<span class="name"></span><span class="track">` +
+      `<span class="fill" style="display:block;width:${
+        (100 * v).toFixed(2)
+      }%"></span></span><span class="pct">${(100 * v).toFixed(1)}</span>`;
+    (row.firstChild as HTMLElement).textContent = cfg.classes[c];
+    el.append(row);
+  });
+  return el;
+}
+
+/** A model's card: rows of passes, clean and adversarial columns. */
+function renderCard(
+  id: string,
+  name: "cnnf" | "cnn",
+  clean: PassView,
+  adv: PassView | null,
+  truth: number,
+): void {
+  const box = $(id).querySelector(".preds") as HTMLElement;
+  box.replaceChildren();
+  for (const h of ["", "clean", "adversarial"]) {
+    const d = document.createElement("div");
+    d.className = "head";
+    d.textContent = h;
+    box.append(d);
+  }
+  const rows: {
+    label: string;
+    key: string;
+    pick: (v: PassView) => number[];
+  }[] = clean.logits.map((_, i) => ({
+    label: i === 0 ? "first pass" : `cycle ${i}`,
+    key: String(i),
+    pick: (v: PassView) => Array.from(v.logits[i]),
+  }));
+  if (clean.logits.length > 1) {
+    rows.push({
+      label: "average (decision)",
+      key: "avg",
+      pick: (v: PassView) => mean(v.logits),
+    });
+  }
+  for (const r of rows) {
+    const l = document.createElement("div");
+    l.className = "pass";
+    l.textContent = r.label;
+    box.append(l, chart(r.pick(clean), truth, `${name}/clean/${r.key}`));
+    if (adv) box.append(chart(r.pick(adv), truth, `${name}/adv/${r.key}`));
+    else box.append(document.createElement("div"));
+  }
+}
+
+function renderRecons(clean: PassView, adv: PassView | null): void {
+  const grid = $("recons");
+  grid.replaceChildren();
+  const n = clean.recons.length;
+  $("recon-note").textContent = n === 0
+    ? "Set feedback cycles above 0 to see reconstructions."
+    : `Each cycle's top-down reconstruction${
+      cfg.ind > 0
+        ? ` (made at conv block ${cfg.ind}, taken down to pixels through the generative layers)`
+        : ""
+    }, contrast-stretched.`;
+  grid.style.setProperty("--cols", String(Math.max(n, 1)));
+  const add = (label: string, view: PassView | null) => {
+    const l = document.createElement("div");
+    l.className = "lbl";
+    l.textContent = label;
+    grid.append(l);
+    for (let c = 0; c < n; c++) {
+      const cv = document.createElement("canvas");
+      cv.width = cv.height = 28;
+      cv.title = `${label}, cycle ${c + 1}`;
+      if (view) drawScaled(cv, view.recons[c]);
+      grid.append(cv);
+    }
+  };
+  if (n) {
+    grid.append(document.createElement("div"));
+    for (let c = 0; c < n; c++) {
+      const h = document.createElement("div");
+      h.className = "lbl";
+      h.textContent = `cycle ${c + 1}`;
+      grid.append(h);
+    }
+    add("clean", clean);
+    if (adv) add("adversarial", adv);
+  }
+}
+
+function status(text: string, fraction?: number): void {
+  $("status").textContent = text;
+  if (fraction !== undefined) $("bar").style.width = `${100 * fraction}%`;
+}
+
+/** Lets the browser paint (CPU kernels otherwise hold the thread). */
+const frame = () => new Promise((r) => setTimeout(r, 0));
+
+function options(): Required<RunOptions> {
+  return {
+    image: selected,
+    mode: ($("mode") as HTMLSelectElement).value as Required<
+      RunOptions
+    >["mode"],
+    eps: Number(($("eps") as HTMLInputElement).value),
+    iters: Number(($("iters") as HTMLInputElement).value),
+    step: Number(($("step") as HTMLInputElement).value),
+    cycles: Number(($("cycles") as HTMLInputElement).value),
+  };
+}
+
+function setOptions(o: RunOptions): void {
+  if (o.image !== undefined) select(o.image);
+  const set = (id: string, v: unknown) => {
+    if (v !== undefined) ($(id) as HTMLInputElement).value = String(v);
+  };
+  set("mode", o.mode);
+  set("eps", o.eps);
+  set("iters", o.iters);
+  set("step", o.step);
+  set("cycles", o.cycles);
+  $("eps-out").textContent = Number(($("eps") as HTMLInputElement).value)
+    .toFixed(2);
+}
+
+async function show(
+  x: Float32Array,
+  adv: Float32Array | null,
+  o: Required<RunOptions>,
+) {
+  const truth = labels[o.image];
+  const batch = tensor(x, [1, 1, 28, 28]);
+  const advT = adv ? tensor(adv, [1, 1, 28, 28]) : null;
+  try {
+    const view = {
+      cnnf: {
+        clean: await passes(models.cnnf, batch, o.cycles),
+        adv: advT ? await passes(models.cnnf, advT, o.cycles) : null,
+      },
+      cnn: {
+        clean: await passes(models.cnn, batch, 0),
+        adv: advT ? await passes(models.cnn, advT, 0) : null,
+      },
+    };
+    draw($("img-clean"), x, grey);
+    $("cap-clean").innerHTML = `clean · label <b>${cfg.classes[truth]}</b>`;
+    const delta = adv ? adv.map((v, i) => v - x[i]) : new Float32Array(784);
+    draw($("img-adv"), adv ?? x, grey);
+    draw($("img-delta"), delta, diverging(o.eps));
+    const linf = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    $("cap-adv").textContent = adv
+      ? `adversarial · PGD-${o.iters} on ${
+        o.mode === "cnn"
+          ? "the CNN"
+          : `CNN-F (${o.mode === "first" ? "first pass" : "end to end"})`
+      }`
+      : "adversarial (run an attack)";
+    $("cap-delta").textContent = `perturbation · ‖δ‖∞ = ${
+      linf.toFixed(3)
+    } (blue −, red +)`;
+    renderCard("card-cnnf", "cnnf", view.cnnf.clean, view.cnnf.adv, truth);
+    renderCard("card-cnn", "cnn", view.cnn.clean, view.cnn.adv, truth);
+    renderRecons(view.cnnf.clean, view.cnnf.adv);
+    return view;
+  } finally {
+    batch.dispose();
+    advT?.dispose();
+  }
+}
+
+function shownPredictions(): Record<string, number> {
+  const out: Record<string, number> = {};
+  document.querySelectorAll<HTMLElement>(".chart").forEach((el) => {
+    out[el.dataset.key!] = Number(el.dataset.pred);
+  });
+  return out;
+}
+
+/** Runs PGD with the given (or current) settings and shows the result. */
+async function run(o: RunOptions = {}): Promise<RunReport> {
+  if (busy) throw new Error("an attack is already running");
+  busy = true;
+  ($("run") as HTMLButtonElement).disabled = true;
+  setOptions(o);
+  const opt = options();
+  const t0 = performance.now();
+  const x = images[opt.image];
+  const xT = tensor(x, [1, 1, 28, 28]);
+  const y = tensor([labels[opt.image]], [1], { dtype: "int32" });
+  try {
+    models.cnnf.cycles = opt.cycles;
+    const target = opt.mode === "cnn"
+      ? cnnfTarget(models.cnn, "first", { decision: "first" })
+      : cnnfTarget(models.cnnf, opt.mode, { cycles: opt.cycles });
+    const pgd = new ProgressPGD(target, {
+      eps: opt.eps,
+      nbIter: opt.iters,
+      epsIter: opt.eps * opt.step,
+      seed: 0,
+    }, async (p) => {
+      status(
+        `PGD iteration ${p.iteration}/${p.total} · loss ${p.loss.toFixed(3)}`,
+        p.iteration / p.total,
+      );
+      await frame();
+    });
+    status(`PGD iteration 0/${opt.iters}`, 0);
+    await frame();
+    const { adv } = await pgd.perturb(xT, y);
+    const advHost = (await adv.data()) as Float32Array;
+    adv.dispose();
+    const view = await show(x, advHost, opt);
+    const seconds = (performance.now() - t0) / 1000;
+    const flipped = argmax(mean(view.cnnf.adv!.logits)) !== labels[opt.image];
+    status(
+      `done in ${seconds.toFixed(1)} s · CNN-F ${
+        flipped ? "fooled" : "holds"
+      } · CNN ${
+        argmax(view.cnn.adv!.logits[0]) !== labels[opt.image]
+          ? "fooled"
+          : "holds"
+      }`,
+      1,
+    );
+    const arr = (v: PassView) => v.logits.map((l) => Array.from(l));
+    return {
+      backend: backendName,
+      label: labels[opt.image],
+      clean: Array.from(x),
+      adv: Array.from(advHost),
+      cycles: opt.cycles,
+      cnnf: { clean: arr(view.cnnf.clean), adv: arr(view.cnnf.adv!) },
+      cnn: { clean: arr(view.cnn.clean), adv: arr(view.cnn.adv!) },
+      shown: shownPredictions(),
+      seconds,
+    };
+  } catch (e) {
+    status(`error: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    xT.dispose();
+    y.dispose();
+    busy = false;
+    ($("run") as HTMLButtonElement).disabled = false;
+  }
+}
+
+function select(i: number): void {
+  selected = i;
+  document.querySelectorAll("#gallery canvas").forEach((c, k) =>
+    c.classList.toggle("selected", k === i)
+  );
+}
+
+let backendName = "";
+
+async function start(): Promise<{ backend: string; adapter: string }> {
+  const want = new URLSearchParams(location.search).get("backend") ?? "auto";
+  ($("backend-choice") as HTMLSelectElement).value = want;
+  $("backend-choice").addEventListener("change", (e) => {
+    const u = new URL(location.href);
+    u.searchParams.set("backend", (e.target as HTMLSelectElement).value);
+    location.href = u.href;
+  });
+  const probe = await probeWebGpu().catch(() => null);
+  backendName = await init({
+    backend: want as "auto" | "cpu" | "webgpu",
+    seed: 0,
+  });
+  let adapter = probe?.available
+    ? `${probe.description}${probe.fallback ? " (software)" : ""}`
+    : "no WebGPU adapter";
+  if (backendName === "webgpu") {
+    const s = (await webgpuBackend()).runtime.summary();
+    adapter = `${s.description}${s.isFallbackAdapter ? " (software)" : ""}`;
+  }
+  const badge = $("backend");
+  badge.textContent = backendName === "webgpu"
+    ? `WebGPU · ${adapter}`
+    : `CPU (TypeScript) · WebGPU: ${adapter}`;
+  badge.classList.toggle("cpu", backendName === "cpu");
+  status("loading models…");
+  const [config, samples, wf, wc] = await Promise.all([
+    fetch("/api/config.json").then((r) => r.json()),
+    fetch("/api/samples.json").then((r) => r.json()),
+    fetch("/weights/cnnf.safetensors").then((r) => r.arrayBuffer()),
+    fetch("/weights/cnn.safetensors").then((r) => r.arrayBuffer()),
+  ]);
+  cfg = config;
+  models = {
+    cnnf: loadModel(new Uint8Array(wf), "cnnf", cfg, "cnnf.safetensors"),
+    cnn: loadModel(new Uint8Array(wc), "cnn", cfg, "cnn.safetensors"),
+  };
+  const bytes = Uint8Array.from(
+    atob(samples.pixels),
+    (c) => c.charCodeAt(0),
+  );
+  labels = samples.label;
+  images = labels.map((_, k) =>
+    scalePixels(bytes.subarray(k * 784, (k + 1) * 784))
+  );
+  const gallery = $("gallery");
+  images.forEach((im, k) => {
+    const cv = document.createElement("canvas");
+    cv.width = cv.height = 28;
+    cv.title = `${cfg.classes[labels[k]]} (test image ${samples.index[k]})`;
+    draw(cv, im, grey);
+    cv.addEventListener("click", () => {
+      if (busy) return;
+      select(k);
+      show(images[k], null, options()).catch((e) => status(String(e)));
+    });
+    gallery.append(cv);
+  });
+  $("about").textContent = `Weights: ${cfg.source} (ind ${cfg.ind}, ` +
+    `${cfg.cycles} cycle(s), residual step ${cfg.resParam}). Images: ${samples.source}.`;
+  setOptions({ eps: cfg.eps, cycles: cfg.cycles, image: 0 });
+  $("eps").addEventListener(
+    "input",
+    () =>
+      $("eps-out").textContent = Number(($("eps") as HTMLInputElement).value)
+        .toFixed(2),
+  );
+  $("controls").addEventListener("submit", (e) => {
+    e.preventDefault();
+    run().catch(() => {});
+  });
+  await show(images[0], null, options());
+  status("pick an image and run PGD");
+  return { backend: backendName, adapter };
+}
+
+/** CNN-F's routing decisions on some pixels (for the browser test). */
+async function routingOf(
+  pixels: number[],
+  cycles: number,
+): Promise<Record<string, number[]>> {
+  const x = tensor(Float32Array.from(pixels), [1, 1, 28, 28]);
+  try {
+    const r = await routing(models.cnnf, x, cycles);
+    return Object.fromEntries(
+      Object.entries(r).map(([k, v]) => [k, Array.from(v)]),
+    );
+  } finally {
+    x.dispose();
+  }
+}
+
+const ready = start().catch((e) => {
+  status(`error: ${(e as Error).message}`);
+  throw e;
+});
+Object.assign(globalThis, { demo: { ready, run, routing: routingOf } });
