@@ -59,6 +59,8 @@ export interface RunReport {
   cnn: { clean: number[][]; adv: number[][] };
   /** Predicted class per chart on the page, keyed model/input/pass. */
   shown: Record<string, number>;
+  /** The progress lines the page showed, one per iteration. */
+  progress: string[];
   seconds: number;
 }
 
@@ -336,6 +338,7 @@ async function run(o: RunOptions = {}): Promise<RunReport> {
   setOptions(o);
   const opt = options();
   const t0 = performance.now();
+  const progress: string[] = [];
   const x = images[opt.image];
   const xT = tensor(x, [1, 1, 28, 28]);
   const y = tensor([labels[opt.image]], [1], { dtype: "int32" });
@@ -354,6 +357,7 @@ async function run(o: RunOptions = {}): Promise<RunReport> {
         `PGD iteration ${p.iteration}/${p.total} · loss ${p.loss.toFixed(3)}`,
         p.iteration / p.total,
       );
+      progress.push($("status").textContent ?? "");
       await frame();
     });
     status(`PGD iteration 0/${opt.iters}`, 0);
@@ -384,6 +388,7 @@ async function run(o: RunOptions = {}): Promise<RunReport> {
       cnnf: { clean: arr(view.cnnf.clean), adv: arr(view.cnnf.adv!) },
       cnn: { clean: arr(view.cnn.clean), adv: arr(view.cnn.adv!) },
       shown: shownPredictions(),
+      progress,
       seconds,
     };
   } catch (e) {

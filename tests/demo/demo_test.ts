@@ -23,6 +23,7 @@ import { FASHION_MNIST_DIR } from "../../train/data/idx.ts";
 import { saveSafetensors } from "../../train/files.ts";
 import { loadModel, ProgressPGD, routing } from "../../demo/engine.ts";
 import { startDemo } from "../../demo/server.ts";
+import { loadDemoWeights } from "../../demo/weights.ts";
 import { Browser, haveChromium } from "./_cdp.ts";
 
 const required = Boolean(Deno.env.get("REQUIRE_WEBGPU"));
@@ -72,6 +73,7 @@ interface RunReport {
   cnnf: { clean: number[][]; adv: number[][] };
   cnn: { clean: number[][]; adv: number[][] };
   shown: Record<string, number>;
+  progress: string[];
   seconds: number;
 }
 
@@ -125,6 +127,11 @@ Deno.test({
           } s`,
         );
         assert.equal(r.label, server.samples.label[image]);
+        // The page showed every iteration's progress while it ran.
+        assert.deepEqual(
+          r.progress.map((l) => l.match(/iteration (\d+)\/6/)?.[1]),
+          ["1", "2", "3", "4", "5", "6"],
+        );
         const adv = tensor(Float32Array.from(r.adv), [1, 1, 28, 28]);
         const clean = tensor(Float32Array.from(r.clean), [1, 1, 28, 28]);
         // The attack stays in the ε-box and the [-1, 1] domain.
@@ -222,6 +229,19 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("the demo refuses a weights folder without both models, naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "demo_empty_" });
+  try {
+    await assert.rejects(
+      () => loadDemoWeights(dir),
+      (e: Error) =>
+        e.message.includes(dir) && e.message.includes("cnn.safetensors"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("ProgressPGD crafts exactly what LinfPGD crafts", async () => {
