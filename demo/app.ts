@@ -5,7 +5,10 @@
  * perturbation, every pass's class probabilities for both models and the
  * reconstructions of CNN-F's feedback cycles.
  *
- * `globalThis.demo` exposes `ready` and `run(options)` for the browser test.
+ * It also trains CNN-F a few steps in the page on request.
+ *
+ * `globalThis.demo` exposes `ready`, `run(options)`, `train(options)` and
+ * `routing(pixels, cycles)` for the browser test.
  *
  * @module
  */
@@ -24,6 +27,7 @@ import {
   type PassView,
   ProgressPGD,
   routing,
+  trainSteps,
 } from "./engine.ts";
 
 interface Config extends ModelSettings {
@@ -210,35 +214,41 @@ function renderRecons(clean: PassView, adv: PassView | null): void {
   const n = clean.recons.length;
   $("recon-note").textContent = n === 0
     ? "Set feedback cycles above 0 to see reconstructions."
-    : `Each cycle's top-down reconstruction${
-      cfg.ind > 0
-        ? ` (made at conv block ${cfg.ind}, taken down to pixels through the generative layers)`
-        : ""
-    }, contrast-stretched.`;
+    : cfg.ind > 0
+    ? `Each cycle's top-down reconstruction: where the feedback makes it ` +
+      `(conv block ${cfg.ind}, mean |value| over channels) and taken on ` +
+      `down to pixels through the generative layers; contrast-stretched.`
+    : "Each cycle's top-down reconstruction of the image, contrast-stretched.";
   grid.style.setProperty("--cols", String(Math.max(n, 1)));
-  const add = (label: string, view: PassView | null) => {
+  const add = (label: string, maps: Float32Array[]) => {
     const l = document.createElement("div");
     l.className = "lbl";
     l.textContent = label;
     grid.append(l);
-    for (let c = 0; c < n; c++) {
+    maps.forEach((m, c) => {
       const cv = document.createElement("canvas");
       cv.width = cv.height = 28;
       cv.title = `${label}, cycle ${c + 1}`;
-      if (view) drawScaled(cv, view.recons[c]);
+      drawScaled(cv, m);
       grid.append(cv);
-    }
+    });
   };
-  if (n) {
-    grid.append(document.createElement("div"));
-    for (let c = 0; c < n; c++) {
-      const h = document.createElement("div");
-      h.className = "lbl";
-      h.textContent = `cycle ${c + 1}`;
-      grid.append(h);
-    }
-    add("clean", clean);
-    if (adv) add("adversarial", adv);
+  if (!n) return;
+  grid.append(document.createElement("div"));
+  for (let c = 0; c < n; c++) {
+    const h = document.createElement("div");
+    h.className = "lbl";
+    h.textContent = `cycle ${c + 1}`;
+    grid.append(h);
+  }
+  const views: [string, PassView | null][] = [["clean", clean], [
+    "adversarial",
+    adv,
+  ]];
+  for (const [name, v] of views) {
+    if (!v) continue;
+    if (cfg.ind > 0) add(`${name}, conv block ${cfg.ind}`, v.blockRecons);
+    add(`${name}, pixels`, v.recons);
   }
 }
 
@@ -478,6 +488,10 @@ async function start(): Promise<{ backend: string; adapter: string }> {
       $("eps-out").textContent = Number(($("eps") as HTMLInputElement).value)
         .toFixed(2),
   );
+  $("train-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    train().catch(() => {});
+  });
   $("controls").addEventListener("submit", (e) => {
     e.preventDefault();
     run().catch(() => {});
@@ -485,6 +499,77 @@ async function start(): Promise<{ backend: string; adapter: string }> {
   await show(images[0], null, options());
   status("pick an image and run PGD");
   return { backend: backendName, adapter };
+}
+
+let trainSet: { images: Float32Array[]; labels: number[] } | null = null;
+let trainOffset = 0;
+
+/**
+ * Trains the page's CNN-F a few steps (the CLI's standard loss) on the
+ * server's training sample, then redraws the selected image's predictions.
+ */
+async function train(
+  o: { steps?: number; lr?: number } = {},
+): Promise<{ losses: number[]; offset: number }> {
+  if (busy) throw new Error("busy: an attack or training is running");
+  busy = true;
+  const buttons = ["run", "train"].map((id) => $<HTMLButtonElement>(id));
+  buttons.forEach((b) => (b.disabled = true));
+  if (o.steps !== undefined) {
+    $<HTMLInputElement>("train-steps").value = `${o.steps}`;
+  }
+  if (o.lr !== undefined) $<HTMLInputElement>("train-lr").value = `${o.lr}`;
+  const steps = Number($<HTMLInputElement>("train-steps").value);
+  const lr = Number($<HTMLInputElement>("train-lr").value);
+  const say = (t: string) => ($("train-status").textContent = t);
+  try {
+    if (!trainSet) {
+      say("fetching training images…");
+      const t = await fetch("/api/train.json").then((r) => r.json());
+      const bytes = Uint8Array.from(atob(t.pixels), (c) => c.charCodeAt(0));
+      trainSet = {
+        labels: t.label,
+        images: t.label.map((_: number, k: number) =>
+          scalePixels(bytes.subarray(k * 784, (k + 1) * 784))
+        ),
+      };
+    }
+    const offset = trainOffset;
+    say(`step 0/${steps}`);
+    await frame();
+    const t0 = performance.now();
+    const losses = await trainSteps(
+      models.cnnf,
+      trainSet.images,
+      trainSet.labels,
+      {
+        steps,
+        batchSize: 16,
+        lr,
+        offset,
+        onStep: async (s, loss) => {
+          say(`step ${s}/${steps} · loss ${loss.toFixed(4)}`);
+          await frame();
+        },
+      },
+    );
+    trainOffset += steps * 16;
+    say(
+      `${steps} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s · ` +
+        `loss ${losses[0].toFixed(3)} → ${
+          losses[losses.length - 1].toFixed(3)
+        }`,
+    );
+    busy = false;
+    await show(images[selected], null, options());
+    return { losses, offset };
+  } catch (e) {
+    say(`error: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    busy = false;
+    buttons.forEach((b) => (b.disabled = false));
+  }
 }
 
 /** CNN-F's routing decisions on some pixels (for the browser test). */
@@ -507,4 +592,4 @@ const ready = start().catch((e) => {
   status(`error: ${(e as Error).message}`);
   throw e;
 });
-Object.assign(globalThis, { demo: { ready, run, routing: routingOf } });
+Object.assign(globalThis, { demo: { ready, run, train, routing: routingOf } });

@@ -1,8 +1,9 @@
 /**
  * The demo's computation, browser-safe (no Deno, no DOM): loading the two
- * models from safetensors bytes, PGD that reports each iteration, and the
- * per-pass view of a CNN-F: every pass's logits and the reconstruction each
- * feedback cycle produces, taken down to the image.
+ * models from safetensors bytes, PGD that reports each iteration, the
+ * per-pass view of a CNN-F (every pass's logits and the reconstruction each
+ * feedback cycle produces, taken down to the image), its routing decisions,
+ * and a few training steps.
  *
  * @module
  */
@@ -15,8 +16,10 @@ import { noGrad } from "../autograd/grad.ts";
 import { loadReferenceStateDict } from "../cnnf/checkpoint.ts";
 import { CNNF } from "../cnnf/fmnist.ts";
 import { insNorm } from "../cnnf/layers.ts";
+import { cnnfCleanLoss } from "../cnnf/loss.ts";
+import { clipGradNorm, SGD } from "../nn/optim.ts";
 import { decodeSafetensors } from "../nn/safetensors.ts";
-import { zerosLike } from "../tensor/creation.ts";
+import { tensor, zerosLike } from "../tensor/creation.ts";
 import { keep, readAll, tidy } from "../tensor/engine.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -68,6 +71,12 @@ export interface PassView {
   logits: Float32Array[];
   /** Image-level reconstruction of each cycle, [cycle][N*784]. */
   recons: Float32Array[];
+  /**
+   * The reconstruction where the feedback makes it (the conv block at
+   * `ind`), as the mean |value| over its channels, [cycle][N*784]; empty
+   * when ind = 0 (it is the image).
+   */
+  blockRecons: Float32Array[];
 }
 
 /**
@@ -86,14 +95,16 @@ export async function passes(
       const first = model.forward(x, { first: true });
       const logits = [first.logits];
       const recons: Tensor[] = [];
+      const blocks: Tensor[] = [];
       let f = first.feature!;
       for (let c = 0; c < cycles; c++) {
         const r = model.feedback(logits[logits.length - 1]).recon;
         recons.push(toImage(model, r));
+        if (model.ind > 0) blocks.push(r.abs().mean(1));
         f = f.add(r.sub(f).mul(model.resParam));
         logits.push(model.forward(f, { first: false }).logits);
       }
-      return [...logits, ...recons];
+      return [...logits, ...recons, ...blocks];
     })
   );
   model.reset();
@@ -101,7 +112,8 @@ export async function passes(
   outs.forEach((t) => t.dispose());
   return {
     logits: host.slice(0, cycles + 1) as Float32Array[],
-    recons: host.slice(cycles + 1) as Float32Array[],
+    recons: host.slice(cycles + 1, 2 * cycles + 1) as Float32Array[],
+    blockRecons: host.slice(2 * cycles + 1) as Float32Array[],
   };
 }
 
@@ -237,4 +249,70 @@ export async function routing(
   const host = await readAll(held);
   held.forEach((t) => t.dispose());
   return Object.fromEntries(names.map((n, i) => [n, host[i]]));
+}
+
+/** Options of `trainSteps`. */
+export interface TrainStepsOptions {
+  /** Optimizer steps. */
+  steps: number;
+  /** Examples per step (taken in order, wrapping around). */
+  batchSize: number;
+  /** SGD learning rate. */
+  lr: number;
+  /** Weight of the reconstruction losses (the CLI's default 0.1). */
+  mseParam?: number;
+  /** Where in the examples to start (default 0). */
+  offset?: number;
+  /** Called after every step with its loss. */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
+}
+
+/**
+ * A few steps of the CLI's standard training on a model in the page:
+ * CNN-F's clean loss (cross entropy of every pass plus the reconstruction
+ * losses), gradient-norm clip 0.5, SGD with momentum 0.9. Returns the
+ * losses; reads back once per step.
+ * @param images Examples in [-1, 1], 784 values each.
+ */
+export async function trainSteps(
+  model: CNNF,
+  images: Float32Array[],
+  labels: number[],
+  o: TrainStepsOptions,
+): Promise<number[]> {
+  const opt = new SGD(model.parameters(), { lr: o.lr, momentum: 0.9 });
+  const losses: number[] = [];
+  let at = o.offset ?? 0;
+  model.train();
+  try {
+    for (let s = 0; s < o.steps; s++) {
+      const idx = Array.from(
+        { length: o.batchSize },
+        (_, k) => (at + k) % images.length,
+      );
+      at += o.batchSize;
+      const xs = new Float32Array(o.batchSize * 784);
+      idx.forEach((i, k) => xs.set(images[i], k * 784));
+      const x = tensor(xs, [o.batchSize, 1, 28, 28]);
+      const y = tensor(idx.map((i) => labels[i]), [o.batchSize], {
+        dtype: "int32",
+      });
+      const loss = tidy(() => {
+        const r = cnnfCleanLoss(model, x, y, { mseParam: o.mseParam ?? 0.1 });
+        r.loss.backward();
+        clipGradNorm(model.parameters(), 0.5);
+        opt.step();
+        opt.zeroGrad();
+        return r.loss.detach();
+      });
+      model.reset();
+      const v = await loss.item();
+      [loss, x, y].forEach((t) => t.dispose());
+      losses.push(v);
+      await o.onStep?.(s + 1, v);
+    }
+  } finally {
+    model.eval();
+  }
+  return losses;
 }

@@ -5,8 +5,9 @@
  * Fashion-MNIST test images (three per class, in file order) for the page.
  *
  * Routes: `/` (the page), `/app.js` (+ `.map`), `/style.css`,
- * `/api/config.json`, `/api/samples.json`, `/weights/cnnf.safetensors`,
- * `/weights/cnn.safetensors`.
+ * `/api/config.json`, `/api/samples.json`, `/api/train.json` (the first
+ * 512 training images, for training in the page),
+ * `/weights/cnnf.safetensors`, `/weights/cnn.safetensors`.
  *
  * @module
  */
@@ -39,6 +40,8 @@ export interface DemoServer {
   url: string;
   /** The test images served (t10k indices, labels, pixels). */
   samples: { index: number[]; label: number[]; pixels: Uint8Array };
+  /** The training images served (for training in the page). */
+  train: { label: number[]; pixels: Uint8Array };
   /** The weights served. */
   weights: DemoWeights;
   /** Stops serving. */
@@ -67,6 +70,20 @@ async function pickSamples(dir: string | undefined, perClass: number) {
     label: index.map((i) => test.labels[i]),
     pixels,
     source: test.source,
+  };
+}
+
+/** The first `n` training images, for training a few steps in the page. */
+async function pickTrain(dir: string | undefined, n: number) {
+  const train = await loadFashionMnist({
+    split: "train",
+    dir,
+    fallback: false,
+  });
+  n = Math.min(n, train.n);
+  return {
+    label: Array.from(train.labels.subarray(0, n)),
+    pixels: train.images.slice(0, n * 784),
   };
 }
 
@@ -104,10 +121,11 @@ async function bundlePage(): Promise<
  * @param o Port, weights folder, data folder.
  */
 export async function startDemo(o: DemoOptions): Promise<DemoServer> {
-  const [page, weights, samples] = await Promise.all([
+  const [page, weights, samples, train] = await Promise.all([
     bundlePage(),
     loadDemoWeights(o.weights, { train: o.train }),
     pickSamples(o.data, o.perClass ?? 3),
+    pickTrain(o.data, 512),
   ]);
   const config = JSON.stringify({
     ...weights.config,
@@ -118,6 +136,10 @@ export async function startDemo(o: DemoOptions): Promise<DemoServer> {
     label: samples.label,
     pixels: base64(samples.pixels),
     source: samples.source,
+  });
+  const trainJson = JSON.stringify({
+    label: train.label,
+    pixels: base64(train.pixels),
   });
   const cnnf = new Uint8Array(weights.cnnf);
   const cnn = new Uint8Array(weights.cnn);
@@ -135,6 +157,7 @@ export async function startDemo(o: DemoOptions): Promise<DemoServer> {
     "/api/config.json": () => Promise.resolve([config, "application/json"]),
     "/api/samples.json": () =>
       Promise.resolve([samplesJson, "application/json"]),
+    "/api/train.json": () => Promise.resolve([trainJson, "application/json"]),
     "/weights/cnnf.safetensors": () =>
       Promise.resolve([cnnf, "application/octet-stream"]),
     "/weights/cnn.safetensors": () =>
@@ -155,6 +178,7 @@ export async function startDemo(o: DemoOptions): Promise<DemoServer> {
   return {
     url: `http://127.0.0.1:${server.addr.port}/`,
     samples,
+    train,
     weights,
     shutdown: () => server.shutdown(),
   };

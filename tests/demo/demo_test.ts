@@ -9,8 +9,8 @@
  *
  * Weights: `DEMO_WEIGHTS=runs/<name>` uses a training run's folder;
  * otherwise a seeded, untrained pair is written to a temporary folder.
- * The screenshot goes to `DEMO_SCREENSHOT` (default: a temporary file);
- * its path is printed.
+ * Screenshots go to `${DEMO_SCREENSHOT}-webgpu.png` and `-cpu.png`
+ * (default: in a temporary folder); their paths are printed.
  */
 
 import assert from "node:assert/strict";
@@ -21,7 +21,13 @@ import { cnnfTarget } from "../../attacks/targets.ts";
 import { init, manualSeed, readAll, tensor } from "../../tensor/mod.ts";
 import { FASHION_MNIST_DIR } from "../../train/data/idx.ts";
 import { saveSafetensors } from "../../train/files.ts";
-import { loadModel, ProgressPGD, routing } from "../../demo/engine.ts";
+import {
+  loadModel,
+  ProgressPGD,
+  routing,
+  trainSteps,
+} from "../../demo/engine.ts";
+import { scalePixels } from "../../train/data/dataset.ts";
 import { startDemo } from "../../demo/server.ts";
 import { loadDemoWeights } from "../../demo/weights.ts";
 import { Browser, haveChromium } from "./_cdp.ts";
@@ -108,8 +114,10 @@ Deno.test({
         cnnf: loadModel(server.weights.cnnf, "cnnf", c, "cnnf"),
         cnn: loadModel(server.weights.cnn, "cnn", c, "cnn"),
       };
+      const shots = Deno.env.get("DEMO_SCREENSHOT") ??
+        `${await Deno.makeTempDir({ prefix: "demo_shots_" })}/demo`;
       const image = 12;
-      const opts = { image, mode: "e2eAvg", eps: 0.15, iters: 6, step: 0.3 };
+      const opts = { image, mode: "e2eAvg", eps: 0.15, iters: 4, step: 0.4 };
       for (const backend of ["webgpu", "cpu"]) {
         await browser.goto(`${server.url}?backend=${backend}`);
         const started = await browser.eval<
@@ -129,8 +137,8 @@ Deno.test({
         assert.equal(r.label, server.samples.label[image]);
         // The page showed every iteration's progress while it ran.
         assert.deepEqual(
-          r.progress.map((l) => l.match(/iteration (\d+)\/6/)?.[1]),
-          ["1", "2", "3", "4", "5", "6"],
+          r.progress.map((l) => l.match(/iteration (\d+)\/4/)?.[1]),
+          ["1", "2", "3", "4"],
         );
         const adv = tensor(Float32Array.from(r.adv), [1, 1, 28, 28]);
         const clean = tensor(Float32Array.from(r.clean), [1, 1, 28, 28]);
@@ -214,11 +222,37 @@ Deno.test({
         }
         adv.dispose();
         clean.dispose();
+        const shot = `${shots}-${backend}.png`;
+        await Deno.writeFile(shot, await browser.screenshot());
+        console.log(`screenshot: ${shot}`);
+        if (backend === "cpu") {
+          // Two training steps in the page against the same steps in Deno
+          // (on the CPU backend only: SwiftShader takes minutes per step).
+          const steps = { steps: 2, lr: 0.01 };
+          const pageTrain = await browser.eval<{ losses: number[] }>(
+            `demo.train(${JSON.stringify(steps)})`,
+          );
+          const fresh = loadModel(server.weights.cnnf, "cnnf", c, "cnnf");
+          const px = server.train.pixels;
+          const denoLosses = await trainSteps(
+            fresh,
+            server.train.label.map((_, k) =>
+              scalePixels(px.subarray(k * 784, (k + 1) * 784))
+            ),
+            server.train.label,
+            { ...steps, batchSize: 16 },
+          );
+          fresh.parameters().forEach((p) => p.dispose());
+          const lossDiff = maxDiff(pageTrain.losses, denoLosses);
+          console.log(
+            `[${backend}] training losses page ${
+              pageTrain.losses.join(", ")
+            }; ` +
+              `Deno ${denoLosses.join(", ")}`,
+          );
+          assert.equal(lossDiff, 0);
+        }
       }
-      const shot = Deno.env.get("DEMO_SCREENSHOT") ??
-        await Deno.makeTempFile({ prefix: "demo_", suffix: ".png" });
-      await Deno.writeFile(shot, await browser.screenshot());
-      console.log(`screenshot: ${shot}`);
       const errors = browser.log.filter((l) => l.startsWith("[exception]"));
       assert.deepEqual(errors, []);
     } finally {
