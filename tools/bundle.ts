@@ -16,8 +16,11 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Options of `bundleFiles`. */
 export interface BundleOptions {
-  /** Entry files, relative to the repository root. */
-  entryPoints: string[];
+  /**
+   * Entry files, relative to the repository root; as a record, output names
+   * (without `.js`) to files.
+   */
+  entryPoints: string[] | Record<string, string>;
   /** Output folder. */
   outdir: string;
   /** Minify (default true). */

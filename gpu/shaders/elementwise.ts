@@ -32,6 +32,25 @@ fn powf(a: f32, b: f32) -> f32 {
   }
   return pow(a, b);
 }
+// Sine and cosine of x = k*pi/2 + r: Cody-Waite reduction (pi/2 split in
+// three parts whose products with k stay exact) and Taylor polynomials on
+// |r| <= pi/4, accurate to a few ulp. The builtins only promise 2^-11
+// absolute error, and Tint on SwiftShader is about that coarse.
+fn sin_quadrant(x: f32, shift: u32) -> f32 {
+  let k = round(x * 0.63661977);
+  let r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) -
+    k * 7.5497899548918822e-8;
+  let r2 = r * r;
+  let s = r + r * r2 * (-0.16666667 + r2 * (8.3333333e-3 +
+    r2 * (-1.9841270e-4 + r2 * 2.7557319e-6)));
+  let c = 1.0 + r2 * (-0.5 + r2 * (4.1666667e-2 + r2 * (-1.3888889e-3 +
+    r2 * (2.4801587e-5 - r2 * 2.7557319e-7))));
+  let q = (bitcast<u32>(i32(k)) + shift) & 3u;
+  let v = select(s, c, (q & 1u) == 1u);
+  return select(v, -v, q >= 2u);
+}
+fn sinf(x: f32) -> f32 { return sin_quadrant(x, 0u); }
+fn cosf(x: f32) -> f32 { return sin_quadrant(x, 1u); }
 fn sigmoidf(x: f32) -> f32 {
   if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
   let e = exp(x);

@@ -328,14 +328,14 @@ export const elementwiseOps = {
   sin: makeOp<NoAttrs>("sin", {
     arity: 1,
     cpu: (a) => Math.sin(a),
-    wgsl: "sin(a)",
+    wgsl: "sinf(a)",
     saveInputs: true,
     grad: (g, c) => [g.mul(c.inputs[0]!.cos())],
   }),
   cos: makeOp<NoAttrs>("cos", {
     arity: 1,
     cpu: (a) => Math.cos(a),
-    wgsl: "cos(a)",
+    wgsl: "cosf(a)",
     saveInputs: true,
     grad: (g, c) => [g.mul(c.inputs[0]!.sin()).neg()],
   }),

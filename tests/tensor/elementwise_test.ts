@@ -157,6 +157,17 @@ testBackends(
 );
 
 testBackends(
+  "sin() and cos() stay within 1e-6 of Math.sin and Math.cos over [-100, 100]",
+  async () => {
+    const x = Float32Array.from({ length: 4001 }, (_, i) => -100 + i / 20);
+    const t = tensor(x);
+    const [s, c] = [await t.sin().data(), await t.cos().data()];
+    assertClose(s, Array.from(x, Math.sin), { atol: 1e-6, rtol: 0 });
+    assertClose(c, Array.from(x, Math.cos), { atol: 1e-6, rtol: 0 });
+  },
+);
+
+testBackends(
   "pow() gives infinities and NaN where Math.pow does",
   async () => {
     const a = [0, -0, -0, 0, -0, -2, -0, -0];
