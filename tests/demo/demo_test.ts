@@ -30,7 +30,11 @@ import {
 import { scalePixels } from "../../train/data/dataset.ts";
 import { startDemo } from "../../demo/server.ts";
 import { loadDemoWeights } from "../../demo/weights.ts";
-import { Browser, haveChromium } from "./_cdp.ts";
+import {
+  type CdpPage,
+  haveChromium,
+  launchChromium,
+} from "../browser/_chromium.ts";
 
 const required = Boolean(Deno.env.get("REQUIRE_WEBGPU"));
 const haveData = (() => {
@@ -70,6 +74,42 @@ async function seededRun(): Promise<string> {
   return dir;
 }
 
+/** Navigates and waits until the demo's script has set `demo`. */
+async function open(page: CdpPage, url: string): Promise<void> {
+  await page.send("Page.navigate", { url });
+  const deadline = Date.now() + 60_000;
+  while (
+    !(await page.evaluate<boolean>(
+      `location.href === ${JSON.stringify(url)} && ` +
+        `document.readyState === "complete" && typeof demo === "object"`,
+    ))
+  ) {
+    if (Date.now() > deadline) {
+      throw new Error(`${url} did not load:\n${page.log.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A PNG of the whole page. */
+async function screenshot(page: CdpPage): Promise<Uint8Array> {
+  const m = await page.evaluate<{ w: number; h: number }>(
+    "({ w: document.documentElement.scrollWidth, " +
+      "h: document.documentElement.scrollHeight })",
+  );
+  await page.send("Emulation.setDeviceMetricsOverride", {
+    width: Math.max(1400, m.w),
+    height: m.h,
+    deviceScaleFactor: 1,
+    mobile: false,
+  });
+  const r = await page.send("Page.captureScreenshot", {
+    format: "png",
+    captureBeyondViewport: true,
+  });
+  return Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0));
+}
+
 interface RunReport {
   backend: string;
   label: number;
@@ -105,7 +145,8 @@ Deno.test({
   async fn() {
     const dir = Deno.env.get("DEMO_WEIGHTS") ?? await seededRun();
     const server = await startDemo({ port: 0, weights: dir });
-    const browser = await Browser.launch();
+    const browser = await launchChromium();
+    const page = browser.page;
     try {
       // The library in Deno, on the CPU backend, from the same bytes.
       await init({ backend: "cpu", seed: 0 });
@@ -120,15 +161,15 @@ Deno.test({
       const opts = { image, mode: "e2eAvg", eps: 0.15, iters: 4, step: 0.4 };
       for (const backend of ["webgpu", "cpu"]) {
         const t0 = performance.now();
-        await browser.goto(`${server.url}?backend=${backend}`);
-        const started = await browser.eval<
+        await open(page, `${server.url}?backend=${backend}`);
+        const started = await page.evaluate<
           { backend: string; adapter: string }
         >(
           "demo.ready",
         );
-        assert.equal(started.backend, backend, browser.log.join("\n"));
+        assert.equal(started.backend, backend, page.log.join("\n"));
         const t1 = performance.now();
-        const r = await browser.eval<RunReport>(
+        const r = await page.evaluate<RunReport>(
           `demo.run(${JSON.stringify(opts)})`,
         );
         console.log(
@@ -197,7 +238,7 @@ Deno.test({
           }
         }
         // Routing decisions of CNN-F on the adversarial image.
-        const pageRoute = await browser.eval<Record<string, number[]>>(
+        const pageRoute = await page.evaluate<Record<string, number[]>>(
           `demo.routing(${JSON.stringify(r.adv)}, ${r.cycles})`,
         );
         const denoRoute = await routing(ref.cnnf, adv, r.cycles);
@@ -225,13 +266,13 @@ Deno.test({
         adv.dispose();
         clean.dispose();
         const shot = `${shots}-${backend}.png`;
-        await Deno.writeFile(shot, await browser.screenshot());
+        await Deno.writeFile(shot, await screenshot(page));
         console.log(`screenshot: ${shot}`);
         if (backend === "cpu") {
           // Two training steps in the page against the same steps in Deno
           // (on the CPU backend only: SwiftShader takes minutes per step).
           const steps = { steps: 2, lr: 0.01 };
-          const pageTrain = await browser.eval<{ losses: number[] }>(
+          const pageTrain = await page.evaluate<{ losses: number[] }>(
             `demo.train(${JSON.stringify(steps)})`,
           );
           const fresh = loadModel(server.weights.cnnf, "cnnf", c, "cnnf");
@@ -255,7 +296,7 @@ Deno.test({
           assert.equal(lossDiff, 0);
         }
       }
-      const errors = browser.log.filter((l) => l.startsWith("[exception]"));
+      const errors = page.log.filter((l) => l.startsWith("exception"));
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
