@@ -353,7 +353,6 @@ async function run(o: RunOptions = {}): Promise<RunReport> {
   const xT = tensor(x, [1, 1, 28, 28]);
   const y = tensor([labels[opt.image]], [1], { dtype: "int32" });
   try {
-    models.cnnf.cycles = opt.cycles;
     const target = opt.mode === "cnn"
       ? cnnfTarget(models.cnn, "first", { decision: "first" })
       : cnnfTarget(models.cnnf, opt.mode, { cycles: opt.cycles });

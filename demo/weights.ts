@@ -13,15 +13,10 @@
  * @module
  */
 
-import { loadReferenceStateDict } from "../cnnf/checkpoint.ts";
-import { CNNF } from "../cnnf/fmnist.ts";
-import {
-  decodeSafetensors,
-  encodeSafetensors,
-  type HostTensor,
-} from "../nn/safetensors.ts";
+import { encodeSafetensors, type HostTensor } from "../nn/safetensors.ts";
 import { toHost } from "../nn/state.ts";
 import { init } from "../tensor/engine.ts";
+import { loadModel } from "./engine.ts";
 
 /** Settings the page builds its models with. */
 export interface DemoModelConfig {
@@ -110,12 +105,8 @@ async function compact(
   } catch {
     throw new Error(`file not found: ${path}`);
   }
-  const { tensors } = decodeSafetensors(bytes, path);
-  const model = kind === "cnnf"
-    ? new CNNF({ ind: c.ind, cycles: c.cycles, resParam: c.resParam })
-    : new CNNF({ ind: 0, cycles: 0, resParam: 0 });
+  const model = loadModel(bytes, kind, c, path);
   try {
-    loadReferenceStateDict(model, tensors, { source: path });
     const own: Record<string, HostTensor> = await toHost(model.stateDict());
     return encodeSafetensors(own, { format: "pt", model: kind });
   } finally {
