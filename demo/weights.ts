@@ -128,7 +128,9 @@ export async function trainDemoWeights(dir: string): Promise<void> {
     stdout: "inherit",
     stderr: "inherit",
   }).output();
-  if (!st.success) throw new Error(`demo: training into ${dir} failed`);
+  if (!st.success) {
+    throw new Error(`training into ${dir} failed (exit code ${st.code})`);
+  }
 }
 
 /**
