@@ -113,6 +113,12 @@ export class CdpPage {
 export interface Browser {
   /** The page. */
   page: CdpPage;
+  /**
+   * CPU seconds (user + system) used so far by Chromium's live processes,
+   * from /proc (null elsewhere): a figure that does not depend on how busy
+   * the machine is, unlike wall time.
+   */
+  cpuSeconds(): number | null;
   /** Closes the page, kills Chromium and removes its profile. */
   close(): Promise<void>;
 }
@@ -160,6 +166,7 @@ export async function launchChromium(): Promise<Browser> {
     const page = await CdpPage.connect(target.webSocketDebuggerUrl);
     return {
       page,
+      cpuSeconds: () => treeCpuSeconds(child.pid),
       close: async () => {
         page.close();
         await cleanup();
@@ -198,4 +205,32 @@ async function devtoolsPort(
     clearTimeout(timer);
   }
   throw new Error(`chromium did not start:\n${text.slice(-2000)}`);
+}
+
+/** Sums utime + stime over `root` and its descendants (Linux /proc). */
+function treeCpuSeconds(root: number): number | null {
+  try {
+    const procs = new Map<number, { ppid: number; ticks: number }>();
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        // Fields after the parenthesised command: state ppid ... utime stime.
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        procs.set(Number(e.name), {
+          ppid: Number(f[1]),
+          ticks: Number(f[11]) + Number(f[12]),
+        });
+      } catch { /* exited meanwhile */ }
+    }
+    let ticks = 0;
+    for (const [pid, p] of procs) {
+      let q: number | undefined = pid;
+      while (q !== undefined && q !== root && q > 1) q = procs.get(q)?.ppid;
+      if (q === root) ticks += p.ticks;
+    }
+    return ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
 }

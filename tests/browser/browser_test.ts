@@ -75,6 +75,7 @@ Deno.test({
           `import("/page.js").then((m) => m.runTests("[webgpu]"))`,
         );
         const sec = (performance.now() - tRun) / 1000;
+        const cpu = browser.cpuSeconds();
         const dump = Deno.env.get("CNNF_BROWSER_REPORT");
         if (dump) await Deno.writeTextFile(dump, JSON.stringify(report));
         const failed = report.results.filter((r) => !r.ok);
@@ -84,6 +85,8 @@ Deno.test({
             report.results.length - failed.length
           }/${report.results.length} [webgpu] tests passed in ${
             sec.toFixed(1)
+          } s wall, Chromium CPU ${
+            cpu?.toFixed(0) ?? "?"
           } s (${report.kernels.length} shader modules compiled by Tint, ${report.ignored.length} ignored); ${version}; adapter ${
             JSON.stringify(report.adapter)
           }; total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
