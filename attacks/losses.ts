@@ -10,6 +10,7 @@
 import { tidy } from "../tensor/engine.ts";
 import { crossEntropy, oneHot, where } from "../tensor/functional.ts";
 import { fmt } from "../tensor/shape.ts";
+import { checkClassLabels } from "../tensor/labels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { LossFn } from "./types.ts";
 
@@ -17,19 +18,7 @@ import type { LossFn } from "./types.ts";
 const MASKED = -3e38;
 
 function check(op: string, logits: Tensor, labels: Tensor): void {
-  if (logits.rank !== 2) {
-    throw new Error(`${op}: logits must be [N, C], got ${fmt(logits.shape)}`);
-  }
-  if (labels.dtype !== "int32") {
-    throw new Error(`${op}: labels must be int32, got ${labels.dtype}`);
-  }
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new Error(
-      `${op}: labels ${fmt(labels.shape)} do not match logits ${
-        fmt(logits.shape)
-      }`,
-    );
-  }
+  checkClassLabels(op, logits, labels);
 }
 
 /**

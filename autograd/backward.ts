@@ -15,7 +15,7 @@ import {
   tidy,
 } from "../tensor/engine.ts";
 import { fmt } from "../tensor/shape.ts";
-import { registerBackward, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** Options of `computeGrads`. */
 export interface GradOptions {
@@ -199,10 +199,6 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
     t.grad = s;
   } else t.grad = g;
 }
-
-registerBackward((root, grad) => {
-  computeGrads(root, { grad });
-});
 
 /** Drops the tape below `t` without differentiating (frees saved tensors). */
 export function releaseGraph(t: Tensor): void {

@@ -130,8 +130,9 @@ export abstract class CNNFBase extends Module {
     });
   }
 
-  /** Resets latent state and frees it. */
-  dispose(): void {
+  /** Frees the latent state, every parameter and every buffer. */
+  override dispose(): void {
     this.reset();
+    super.dispose();
   }
 }

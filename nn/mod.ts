@@ -59,3 +59,13 @@ export {
 } from "./safetensors.ts";
 export { fromHost, toHost } from "./state.ts";
 export { crossEntropy, mseLoss, type Reduction } from "../tensor/functional.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { Tensor } from "../tensor/tensor.ts";
+export type { BackendName } from "../tensor/backend.ts";
+export type { Pair, PoolOptions } from "../tensor/functional.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";

@@ -104,6 +104,36 @@ export class Module {
     }
   }
 
+  /**
+   * Frees every tensor the module tree owns: parameters, their gradients,
+   * and buffers or state held in properties. The module is unusable after;
+   * `memoryStats()` returns to what it was before the module was built.
+   * `using model = new ...` calls it at the end of the block.
+   * @example Freeing a model
+   * ```ts
+   * import { init, Linear, memoryStats } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu", seed: 0 });
+   * const before = memoryStats().liveBuffers;
+   * const fc = new Linear(8, 4);
+   * fc.dispose();
+   * assert.equal(memoryStats().liveBuffers, before);
+   * ```
+   */
+  dispose(): void {
+    for (const m of this.modules()) {
+      for (const v of Object.values(m)) {
+        const list: unknown[] = Array.isArray(v) ? v : [v];
+        for (const t of list) if (t instanceof Tensor) t.dispose();
+      }
+    }
+  }
+  /** Same as `dispose()`, so `using model = ...` works. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Parameters by dotted name (the tensors themselves, not copies). */
   stateDict(): Record<string, Tensor> {
     return Object.fromEntries(this.namedParameters());

@@ -56,6 +56,14 @@ function checkShape(op: string, shape: Shape): void {
   shape.forEach((d) => checkNonNegInt(op, "dimension", d));
 }
 
+function checkDtype(op: string, dtype: unknown): void {
+  if (dtype !== undefined && dtype !== "float32" && dtype !== "int32") {
+    throw new Error(
+      `${op}: unsupported dtype '${dtype}' (float32, int32)`,
+    );
+  }
+}
+
 function make(data: TypedArray, shape: Shape, o: CreateOptions): Tensor {
   const t = fromData(data, shape, o.backend);
   if (o.requiresGrad) {
@@ -85,6 +93,7 @@ export function tensor(
   shape?: Shape,
   options: CreateOptions = {},
 ): Tensor {
+  checkDtype("tensor", options.dtype);
   let flat: TypedArray;
   let inferred: number[];
   const dtype = options.dtype ??
@@ -121,6 +130,7 @@ export function full(
   options: CreateOptions = {},
 ): Tensor {
   checkShape("full", shape);
+  checkDtype("full", options.dtype);
   const n = sizeOf(shape);
   const data = options.dtype === "int32"
     ? new Int32Array(n)
@@ -153,6 +163,7 @@ export function arange(
 ): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error("arange: step must be non-zero");
+  checkDtype("arange", options.dtype);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const ints = [start, end, step].every(Number.isInteger);
   const dtype = options.dtype ?? (ints ? "int32" : "float32");

@@ -24,6 +24,7 @@ import {
   WebGpuBackend,
 } from "./backend.ts";
 import { type AttrsOf, type OpName, OPS } from "./ops/table.ts";
+import { noteIntRange } from "./labels.ts";
 import type { OpDef } from "./ops/types.ts";
 import type { DType, Shape, TypedArray } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
@@ -228,12 +229,31 @@ function collect(v: unknown, out: Set<Tensor>): void {
   }
 }
 
+const ASYNC_TIDY = "tidy: the function is async, but a scope must end " +
+  "before its tensors are freed; keep the tensor work synchronous inside " +
+  "tidy and await outside it: `const out = tidy(() => f(x)); " +
+  "await out.data();`";
+
 /**
  * Runs `fn` and disposes every tensor created inside it, except the tensors
  * it returns (found in arrays and plain objects) and those passed to `keep`.
- * Synchronous functions only.
+ * Scopes nest. Synchronous functions only: an async function throws (its
+ * tensors would be freed while it still runs).
+ * @example A training step whose intermediates are freed
+ * ```ts
+ * import { init, memoryStats, randn, tidy } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ *
+ * await init({ backend: "cpu", seed: 0 });
+ * const x = randn([4, 4]);
+ * const before = memoryStats().liveBuffers;
+ * const total = tidy(() => x.mul(2).add(1).relu().sum()); // 4 temporaries
+ * assert.equal(memoryStats().liveBuffers, before + 1); // only `total` lives
+ * total.dispose();
+ * ```
  */
 export function tidy<T>(fn: () => T): T {
+  if (fn.constructor?.name === "AsyncFunction") throw new Error(ASYNC_TIDY);
   const scope = new Set<Tensor>();
   state.scopes.push(scope);
   let result: T;
@@ -241,6 +261,14 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } finally {
     state.scopes.pop();
+  }
+  if (result instanceof Promise) {
+    // A plain function that returned a promise: its tensors may still be in
+    // use, so keep them alive (into the parent scope) and refuse.
+    const parent = state.scopes[state.scopes.length - 1];
+    if (parent) { for (const t of scope) parent.add(t); }
+    result.catch(() => {});
+    throw new Error(ASYNC_TIDY);
   }
   const survivors = new Set<Tensor>();
   collect(result, survivors);
@@ -359,6 +387,7 @@ export function fromData(
   const b = backendObject(backend);
   const dtype: DType = data instanceof Int32Array ? "int32" : "float32";
   const storage = new Storage(b, b.upload(data), dtype, data.length);
+  if (data instanceof Int32Array) noteIntRange(storage, data);
   return new Tensor(storage, shape, dtype, false);
 }
 

@@ -8,6 +8,7 @@
 
 import { tidy } from "./engine.ts";
 import { arange } from "./creation.ts";
+import { checkClassLabels } from "./labels.ts";
 import { fmt, normAxis } from "./shape.ts";
 import {
   avgPool2dT,
@@ -286,29 +287,35 @@ function reduce(v: Tensor, r: Reduction, op: string): Tensor {
 }
 
 /**
- * Cross entropy of logits [N, C] against int32 labels [N].
+ * Cross entropy of logits [N, C] against int32 class indices [N] — the
+ * training loss (`torch.nn.functional.cross_entropy`). The mean over the
+ * batch by default; `{ reduction: "none" }` gives the per-example losses
+ * that attacks maximise. Labels outside [0, C), non-int32 labels and a
+ * length mismatch are errors.
  * @param options reduction: "mean" (default), "sum" or "none".
+ * @example Mean and per-example losses
+ * ```ts
+ * import { crossEntropy, init, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ *
+ * await init({ backend: "cpu" });
+ * const logits = tensor([[2, 0, 0], [0, 0, 2]]);
+ * const y = tensor([0, 2], [2], { dtype: "int32" });
+ * const each = await crossEntropy(logits, y, { reduction: "none" }).data();
+ * const mean = await crossEntropy(logits, y).item();
+ * assert.ok(Math.abs(mean - (each[0] + each[1]) / 2) < 1e-6);
+ * assert.throws(
+ *   () => crossEntropy(logits, tensor([0, 3], [2], { dtype: "int32" })),
+ *   /label 3 is out of range for 3 classes/,
+ * );
+ * ```
  */
 export function crossEntropy(
   logits: Tensor,
   labels: Tensor,
   options: { reduction?: Reduction } = {},
 ): Tensor {
-  if (logits.rank !== 2) {
-    throw new Error(
-      `crossEntropy: logits must be [N, C], got ${fmt(logits.shape)}`,
-    );
-  }
-  if (labels.dtype !== "int32") {
-    throw new Error(`crossEntropy: labels must be int32, got ${labels.dtype}`);
-  }
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new Error(
-      `crossEntropy: labels ${fmt(labels.shape)} do not match logits ${
-        fmt(logits.shape)
-      }`,
-    );
-  }
+  checkClassLabels("crossEntropy", logits, labels);
   return tidy(() => {
     const logp = logSoftmax(logits, 1);
     const picked = logp.mul(oneHot(labels, logits.shape[1])).sum(1);

@@ -6,6 +6,11 @@
  * @module
  */
 
+// The one import against the layer order: `backward()` is a Tensor method,
+// and a static import (used only at call time, so load order does not
+// matter) makes it work whichever entry point was imported, where a
+// registration done as a side effect of importing autograd/ did not.
+import { computeGrads } from "../autograd/backward.ts";
 import type { Storage } from "./backend.ts";
 import type { BackendName } from "./backend.ts";
 import {
@@ -41,14 +46,6 @@ import {
 /** A tensor or a number (broadcast as a scalar of the tensor's dtype). */
 export type TensorLike = Tensor | number;
 
-type BackwardFn = (root: Tensor, grad?: Tensor) => void;
-let backwardImpl: BackwardFn | null = null;
-
-/** Installs the autograd engine's `backward` (done by `autograd/`). */
-export function registerBackward(fn: BackwardFn): void {
-  backwardImpl = fn;
-}
-
 /** Nested number arrays, as returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
 
@@ -58,9 +55,16 @@ export class Tensor {
   readonly shape: Shape;
   /** The element type. */
   readonly dtype: DType;
-  /** Refcounted data (shared by views). */
+  /**
+   * Refcounted data (shared by views); engine internal.
+   * @ignore
+   */
   storage: Storage;
-  /** The tape node that produced this tensor (null for leaves). */
+  /**
+   * The tape node that produced this tensor (null for leaves); engine
+   * internal.
+   * @ignore
+   */
   node: TapeNode | null = null;
   /** Whether gradients are accumulated into `.grad` (leaves only). */
   requiresGrad: boolean;
@@ -150,8 +154,7 @@ export class Tensor {
 
   /** Computes gradients of this (scalar) tensor into the leaves' `.grad`. */
   backward(grad?: Tensor): void {
-    if (!backwardImpl) throw new Error("backward: autograd module not loaded");
-    backwardImpl(this, grad);
+    computeGrads(this, { grad });
   }
 
   /** A tensor sharing this data, cut from the tape. */

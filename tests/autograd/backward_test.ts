@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  computeGrads,
-  grad,
-  gradcheck,
-  noGrad,
-  valueAndGrad,
-} from "../../autograd/mod.ts";
+import { grad, gradcheck, noGrad, valueAndGrad } from "../../autograd/mod.ts";
+import { computeGrads } from "../../internals.ts";
 import { memoryStats, tensor, tidy } from "../../tensor/mod.ts";
 import { assertClose, randomData, testBackends } from "../_util.ts";
 
