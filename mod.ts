@@ -100,6 +100,7 @@ export {
   sync,
   tidy,
 } from "./tensor/engine.ts";
+export { step, type StepOutput, type StepResult } from "./tensor/step.ts";
 
 // Autograd.
 export { grad, gradEnabled, noGrad, valueAndGrad } from "./autograd/grad.ts";

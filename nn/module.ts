@@ -9,6 +9,7 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { fmt } from "../tensor/shape.ts";
 import { keep, tidy } from "../tensor/engine.ts";
+import { describeModule } from "./inspect.ts";
 
 /** Options of `loadStateDict`. */
 export interface LoadOptions {
@@ -129,6 +130,30 @@ export class Module {
       }
     }
   }
+  /**
+   * The layer tree with each layer's parameter shapes and the total
+   * parameter count, as PyTorch prints a model (`console.log(model)` shows
+   * the same).
+   * @example
+   * ```ts
+   * import { init, Linear, ReLU, Sequential } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu", seed: 0 });
+   * const net = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
+   * assert.equal(String(net), [
+   *   "Sequential(",
+   *   "  (0): Linear(weight: [8, 4], bias: [8])",
+   *   "  (1): ReLU()",
+   *   "  (2): Linear(weight: [2, 8], bias: [2])",
+   *   ")",
+   *   "58 parameters",
+   * ].join("\n"));
+   * ```
+   */
+  toString(): string {
+    return describeModule(this);
+  }
   /** Same as `dispose()`, so `using model = ...` works. */
   [Symbol.dispose](): void {
     this.dispose();
@@ -190,3 +215,10 @@ export class Module {
     });
   }
 }
+
+// `console.log(model)` prints the layer tree instead of every property.
+Object.defineProperty(Module.prototype, Symbol.for("Deno.customInspect"), {
+  value(this: Module): string {
+    return describeModule(this);
+  },
+});

@@ -259,9 +259,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // A step that throws must not leak what it made so far.
     state.scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
   }
+  state.scopes.pop();
   if (result instanceof Promise) {
     // A plain function that returned a promise: its tensors may still be in
     // use, so keep them alive (into the parent scope) and refuse.

@@ -46,6 +46,7 @@ export {
   zerosLike,
 } from "./creation.ts";
 export { randint, type RandintOptions } from "./randint.ts";
+export { step, type StepOutput, type StepResult } from "./step.ts";
 export {
   avgPool2d,
   type AvgPoolOptions,

@@ -12,6 +12,7 @@
 // registration done as a side effect of importing autograd/ did not.
 import { computeGrads } from "../autograd/backward.ts";
 import type { Storage } from "./backend.ts";
+import { describeTensor } from "./inspect.ts";
 import type { BackendName } from "./backend.ts";
 import {
   apply,
@@ -119,6 +120,21 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
+  }
+  /**
+   * dtype, shape, backend and, when the values are on the host (the CPU
+   * backend), a preview of them; never reads a GPU buffer back.
+   * @example
+   * ```ts
+   * import { init, tensor } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu" });
+   * assert.equal(String(tensor([[1, 2], [3, 4]])), "Tensor(float32 [2, 2] cpu) [[1., 2.], [3., 4.]]");
+   * ```
+   */
+  toString(): string {
+    return describeTensor(this);
   }
   /** Same as `dispose()`, so `using t = ...` works. */
   [Symbol.dispose](): void {
@@ -531,12 +547,16 @@ export class Tensor {
   matmul(o: Tensor): Tensor {
     return matmulT(this, o, { transA: false, transB: false });
   }
-
-  /** Short description for debugging. */
-  toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.backend})`;
-  }
 }
+
+// `console.log(t)` and `Deno.inspect(t)` show a summary, not the internal
+// storage and tape handles; set on the prototype so the method needs no
+// computed class member (and stays out of the documented surface).
+Object.defineProperty(Tensor.prototype, Symbol.for("Deno.customInspect"), {
+  value(this: Tensor): string {
+    return describeTensor(this);
+  },
+});
 
 /** `pad` primitive. */
 export function padT(
