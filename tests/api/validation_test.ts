@@ -5,12 +5,10 @@
 
 import assert from "node:assert/strict";
 import {
-  cnnfTarget,
   crossEntropy,
   dlrLoss,
   ones,
   randint,
-  randn,
   tensor,
   tidy,
   zeros,
@@ -64,11 +62,10 @@ testBackends("float labels and mismatched lengths name op and values", () => {
   oneLine(() => dlrLoss(logits, short), /^dlrLoss: labels \[1\] do not match/);
 }, { leakCheck: true });
 
-testBackends("attack losses and targets check label ranges too", async () => {
+testBackends("attack losses check label ranges too", () => {
   using logits = ones([2, 4]);
   using y = int([0, 4]);
   oneLine(() => dlrLoss(logits, y), /^dlrLoss: label 4 is out of range/);
-  await Promise.resolve(cnnfTarget);
 });
 
 testBackends("labels reshaped from host data keep their range check", () => {
@@ -133,6 +130,5 @@ testBackends(
     await init({ backend: b, seed: 7 });
     using c = randint(0, 10, [16]);
     assert.deepEqual([...await a.data()], [...await c.data()]);
-    using n = randn([1]);
   },
 );
