@@ -77,7 +77,10 @@ testBackends(
     const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
     const x = rand([8, 1, 28, 28]).mul(2).sub(1);
     const labels = randint(0, 10, [8]);
-    const first = await readmeStep(model, opt, x, labels); // warm-up
+    // Warm-up: the first step creates momentum buffers, the second caches
+    // the constants of the momentum update.
+    const first = await readmeStep(model, opt, x, labels);
+    await readmeStep(model, opt, x, labels);
     const before = memoryStats(b);
     let last = first;
     for (let i = 0; i < 200; i++) {
@@ -126,7 +129,9 @@ testBackends(
       adv.dispose();
       return r;
     };
-    await train(); // warm-up: pipelines, constants, momentum buffers
+    // Warm-up: pipelines, constants, momentum buffers.
+    await train();
+    await train();
     const before = memoryStats(b);
     for (let i = 0; i < CNNF_STEPS; i++) {
       assert.ok(Number.isFinite(await train()));
