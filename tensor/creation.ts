@@ -123,7 +123,15 @@ export function tensor(
   return make(flat, s, { ...options, dtype });
 }
 
-/** A tensor filled with `value`. */
+/**
+ * A tensor filled with `value`.
+ * @example
+ * ```ts
+ * import { full } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await full([2], 7).data()], [7, 7]);
+ * ```
+ */
 export function full(
   shape: Shape,
   value: number,
@@ -139,22 +147,57 @@ export function full(
   return make(data, shape, options);
 }
 
-/** A tensor of zeros. */
+/**
+ * A tensor of zeros.
+ * @example
+ * ```ts
+ * import { zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const z = zeros([2, 3], { dtype: "int32" });
+ * assert.deepEqual([z.dtype, z.shape], ["int32", [2, 3]]);
+ * ```
+ */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
-/** A tensor of ones. */
+/**
+ * A tensor of ones.
+ * @example
+ * ```ts
+ * import { ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(await ones([4]).sum().item(), 4);
+ * ```
+ */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
-/** A zero tensor shaped like `t` on its backend. */
+/**
+ * A zero tensor shaped like `t` on its backend.
+ * @example
+ * ```ts
+ * import { tensor, zerosLike } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const z = zerosLike(tensor([[1, 2]]));
+ * assert.deepEqual(await z.toArray(), [[0, 0]]);
+ * ```
+ */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype, backend: t.backend });
 }
 
-/** start, start+step, ... below end (int32 when all arguments are integers). */
+/**
+ * start, start+step, ... below end (int32 when all arguments are integers).
+ * @example
+ * ```ts
+ * import { arange } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await arange(5).data()], [0, 1, 2, 3, 4]);
+ * assert.equal(arange(0, 1, 0.25).dtype, "float32");
+ * ```
+ */
 export function arange(
   start: number,
   end?: number,
@@ -190,17 +233,49 @@ function draw(
   return t;
 }
 
-/** Uniform [0, 1) draws from the global seeded stream. */
+/**
+ * Uniform [0, 1) draws from the global seeded stream.
+ * @example
+ * ```ts
+ * import { init, rand } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 1 });
+ * const u = await rand([100]).data();
+ * assert.ok(u.every((v) => v >= 0 && v < 1));
+ * ```
+ */
 export function rand(shape: Shape, options: CreateOptions = {}): Tensor {
   return draw("uniform", shape, options);
 }
 
-/** Standard normal draws from the global seeded stream. */
+/**
+ * Standard normal draws from the global seeded stream.
+ * @example
+ * ```ts
+ * import { init, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 1 });
+ * const a = await randn([3]).data();
+ * await init({ backend: "cpu", seed: 1 });
+ * assert.deepEqual(await randn([3]).data(), a); // same seed, same draw
+ * ```
+ */
 export function randn(shape: Shape, options: CreateOptions = {}): Tensor {
   return draw("normal", shape, options);
 }
 
-/** 1 with probability `p` (a number or a tensor of probabilities), else 0. */
+/**
+ * 1 with probability `p` (a number or a tensor of probabilities), else 0.
+ * @example
+ * ```ts
+ * import { bernoulli, init } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const m = await bernoulli(0.5, [1000]).data();
+ * const ones = [...m].reduce((s, v) => s + v, 0);
+ * assert.ok(ones > 400 && ones < 600);
+ * ```
+ */
 export function bernoulli(p: number | Tensor, shape?: Shape): Tensor {
   const s = typeof p === "number" ? shape : p.shape;
   if (!s) throw new Error("bernoulli: shape is required with a scalar p");
