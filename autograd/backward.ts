@@ -31,10 +31,9 @@ export interface GradOptions {
 }
 
 function ones(like: Tensor): Tensor {
-  const z = like.detach();
-  const r = z.mul(0).add(1);
-  z.dispose();
-  return r;
+  // In a scope: `backward()` is often called outside any, and the
+  // intermediate must not outlive it.
+  return tidy(() => like.detach().mul(0).add(1));
 }
 
 /**

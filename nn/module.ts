@@ -26,7 +26,28 @@ export interface LoadOptions {
  */
 const PARAMETERS = new WeakSet<Tensor>();
 
-/** Base class of layers and models. */
+/**
+ * Base class of layers and models.
+ * @example
+ * ```ts
+ * import { Linear, Module, type Tensor, randn, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * class TwoLayer extends Module {
+ *   fc1 = new Linear(4, 8);
+ *   fc2 = new Linear(8, 2);
+ *   scale = this.param(tensor([1])); // a parameter of this module
+ *   forward(x: Tensor): Tensor {
+ *     return this.fc2.forward(this.fc1.forward(x).relu()).mul(this.scale);
+ *   }
+ * }
+ * const net = new TwoLayer();
+ * assert.deepEqual(net.forward(randn([3, 4])).shape, [3, 2]);
+ * assert.deepEqual(Object.keys(net.stateDict()), [
+ *   "scale", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+ * ]);
+ * net.dispose();
+ * ```
+ */
 export class Module {
   /** Training mode (dropout active, etc.). */
   training = true;
@@ -112,13 +133,18 @@ export class Module {
    * `using model = new ...` calls it at the end of the block.
    * @example Freeing a model
    * ```ts
-   * import { init, Linear, memoryStats } from "@cnnf/webgpu";
+   * import { init, Linear, memoryStats, tidy } from "@cnnf/webgpu";
    * import assert from "node:assert/strict";
    *
    * await init({ backend: "cpu", seed: 0 });
+   * const use = () => {
+   *   const fc = new Linear(8, 4);
+   *   tidy(() => fc.weight.sum().backward()); // a gradient, freed too
+   *   fc.dispose();
+   * };
+   * use(); // caches scalar constants (init bounds, the seed gradient)
    * const before = memoryStats().liveBuffers;
-   * const fc = new Linear(8, 4);
-   * fc.dispose();
+   * use();
    * assert.equal(memoryStats().liveBuffers, before);
    * ```
    */

@@ -22,6 +22,7 @@ import {
   step,
   type Tensor,
   tensor,
+  tidy,
 } from "../../mod.ts";
 import { testBackends } from "../_util.ts";
 
@@ -154,9 +155,7 @@ testBackends(
     const y = tensor([1, 2], [2], { dtype: "int32" });
     const use = async (model: CNNF) => {
       // Gradients and latent state too.
-      const l = crossEntropy(model.runAverage(x), y);
-      l.backward();
-      l.dispose();
+      tidy(() => crossEntropy(model.runAverage(x), y).backward());
       model.runCycles(x).dispose();
       await model.parameters()[0].grad!.data();
     };

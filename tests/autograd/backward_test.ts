@@ -161,3 +161,23 @@ testBackends(
     assertClose(g, want, { atol: 1e-5, rtol: 1e-4 });
   },
 );
+
+testBackends(
+  "backward() outside any scope leaves only the gradients",
+  async () => {
+    const w = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const run = () => {
+      const l = w.sum(); // no intermediate of our own
+      l.backward();
+      l.dispose();
+      w.grad!.dispose();
+      w.grad = null;
+    };
+    run(); // caches the constants of the seed gradient
+    const before = memoryStats().liveBuffers;
+    for (let i = 0; i < 5; i++) run();
+    assert.equal(memoryStats().liveBuffers, before);
+    w.dispose();
+    await Promise.resolve();
+  },
+);
