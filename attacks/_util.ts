@@ -345,6 +345,15 @@ export function scatterRows(
  * seeded counter-based stream (the attack's own seed, or positions reserved
  * from the global stream), and a small host generator for scalar choices
  * such as Square's window positions.
+ * @example
+ * ```ts
+ * import { init, Stream } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const a = new Stream(7), b = new Stream(7); // same seed, same draws
+ * assert.deepEqual(await a.draw("normal", [3], "cpu").data(), await b.draw("normal", [3], "cpu").data());
+ * assert.equal(a.hostInt(0, 10), b.hostInt(0, 10));
+ * ```
  */
 export class Stream {
   readonly #seed: number | undefined;

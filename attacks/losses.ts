@@ -104,6 +104,14 @@ export function rankedClasses(logits: Tensor, k: number): Tensor[] {
 /**
  * advertorch's `MarginalLoss`: max_{j≠y} z_j − z_y per example. Positive
  * once the example is misclassified.
+ * @example
+ * ```ts
+ * import { marginLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // max other logit minus the label's, per example
+ * const m = marginLoss(tensor([[3, 1, 2]]), tensor([0], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await m.data()], [-1]);
+ * ```
  */
 export function marginLoss(logits: Tensor, labels: Tensor): Tensor {
   return tidy(() =>
@@ -116,6 +124,13 @@ export function marginLoss(logits: Tensor, labels: Tensor): Tensor {
  * −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12), π sorting the logits in
  * decreasing order. Invariant to shifting and scaling the logits. Needs at
  * least 3 classes.
+ * @example
+ * ```ts
+ * import { dlrLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const l = dlrLoss(tensor([[4, 2, 0]]), tensor([0], [1], { dtype: "int32" }));
+ * assert.equal(await l.item(), -0.5); // -(4 - 2) / (4 - 0)
+ * ```
  */
 export function dlrLoss(logits: Tensor, labels: Tensor): Tensor {
   check("dlrLoss", logits, labels);
@@ -135,6 +150,14 @@ export function dlrLoss(logits: Tensor, labels: Tensor): Tensor {
  * AutoAttack's targeted DLR loss for APGD-T:
  * −(z_y − z_t) / (z_π1 − (z_π3 + z_π4) / 2 + 1e-12). Ascending it pushes
  * the target's logit above the label's. Needs at least 4 classes.
+ * @example
+ * ```ts
+ * import { dlrTargetedLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const int = (v: number) => tensor([v], [1], { dtype: "int32" });
+ * const l = dlrTargetedLoss(tensor([[4, 2, 1, 0]]), int(0), int(1));
+ * assert.ok(Number.isFinite(await l.item()));
+ * ```
  */
 export function dlrTargetedLoss(
   logits: Tensor,

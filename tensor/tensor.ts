@@ -50,7 +50,24 @@ export type TensorLike = Tensor | number;
 /** Nested number arrays, as returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
 
-/** An n-dimensional array with reverse-mode autodiff. */
+/**
+ * An n-dimensional array with reverse-mode autodiff.
+ * @example Creating, computing, reading back and freeing
+ * ```ts
+ * import { init, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([[1, 2], [3, 4]]); // float32 [2, 2]
+ * const y = x.mul(2).add(1).sum(1); // ops chain and return at once
+ * // Three ways to read back, each one synchronisation:
+ * assert.deepEqual([...await y.data()], [8, 16]); // flat typed array
+ * assert.deepEqual(await y.toArray(), [8, 16]); // nested arrays
+ * assert.equal(await y.sum().item(), 24); // one number
+ * console.log(x); // Tensor(float32 [2, 2] cpu) [[1., 2.], [3., 4.]]
+ * x.dispose(); // or `using x = ...`, or a tidy()/step() scope
+ * y.dispose();
+ * ```
+ */
 export class Tensor {
   /** The shape. */
   readonly shape: Shape;
