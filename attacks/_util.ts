@@ -29,6 +29,15 @@ import type { LossFn, PredictFn, Target, TargetOutput } from "./types.ts";
 /**
  * Wraps a prediction function as a target whose one head is also its
  * decision. `module`, when given, is protected during attacks.
+ * @example
+ * ```ts
+ * import { Linear } from "@cnnf/webgpu";
+ * import { predictTarget } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(4, 3);
+ * const t = predictTarget((x) => fc.forward(x), { name: "fc", module: fc });
+ * assert.equal(t.name, "fc");
+ * ```
  */
 export function predictTarget(
   predict: PredictFn,
@@ -45,7 +54,17 @@ export function predictTarget(
   };
 }
 
-/** A target as is, or a prediction function wrapped by `predictTarget`. */
+/**
+ * A target as is, or a prediction function wrapped by `predictTarget`.
+ * @example
+ * ```ts
+ * import { Linear } from "@cnnf/webgpu";
+ * import { asTarget } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(4, 3);
+ * assert.equal(asTarget((x) => fc.forward(x)).name, "predict");
+ * ```
+ */
 export function asTarget(t: Target | PredictFn): Target {
   return typeof t === "function" ? predictTarget(t) : t;
 }

@@ -36,13 +36,33 @@ export function ceLoss(logits: Tensor, labels: Tensor): Tensor {
   return crossEntropy(logits, labels, { reduction: "none" });
 }
 
-/** The logit of each example's label: z[i, y_i], shape [N]. */
+/**
+ * The logit of each example's label: z[i, y_i], shape [N].
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { labelLogit } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const z = labelLogit(tensor([[1, 5, 2]]), tensor([1], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await z.data()], [5]);
+ * ```
+ */
 export function labelLogit(logits: Tensor, labels: Tensor): Tensor {
   check("labelLogit", logits, labels);
   return tidy(() => logits.mul(oneHot(labels, logits.shape[1])).sum(1));
 }
 
-/** The largest logit other than the label's: max_{j≠y} z[i, j], shape [N]. */
+/**
+ * The largest logit other than the label's: max_{j≠y} z[i, j], shape [N].
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { maxOtherLogit } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const z = maxOtherLogit(tensor([[1, 5, 2]]), tensor([1], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await z.data()], [2]);
+ * ```
+ */
 export function maxOtherLogit(logits: Tensor, labels: Tensor): Tensor {
   check("maxOtherLogit", logits, labels);
   return tidy(() =>
@@ -53,6 +73,14 @@ export function maxOtherLogit(logits: Tensor, labels: Tensor): Tensor {
 /**
  * The k largest logits of each row in descending order, as k tensors [N]
  * (ties count separately, as a sort would). Differentiable.
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { topLogits } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const [a, b] = topLogits(tensor([[1, 5, 2]]), 2);
+ * assert.deepEqual([await a.item(), await b.item()], [5, 2]);
+ * ```
  */
 export function topLogits(logits: Tensor, k: number): Tensor[] {
   if (logits.rank !== 2) {
@@ -78,6 +106,14 @@ export function topLogits(logits: Tensor, k: number): Tensor[] {
 /**
  * The class indices of each row sorted by decreasing logit, as `k` int32
  * tensors [N] (the first is the prediction). Not differentiable.
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { rankedClasses } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const [first, second] = rankedClasses(tensor([[1, 5, 2]]), 2);
+ * assert.deepEqual([await first.item(), await second.item()], [1, 2]);
+ * ```
  */
 export function rankedClasses(logits: Tensor, k: number): Tensor[] {
   if (logits.rank !== 2) {

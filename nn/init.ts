@@ -73,7 +73,15 @@ export function constant_(t: Tensor, value: number): Tensor {
   return t;
 }
 
-/** fan_in and fan_out as PyTorch computes them (dim 1 and dim 0 times receptive field). */
+/**
+ * fan_in and fan_out as PyTorch computes them (dim 1 and dim 0 times receptive field).
+ * @example
+ * ```ts
+ * import { fans } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(fans([16, 3, 5, 5]), { fanIn: 75, fanOut: 400 });
+ * ```
+ */
 export function fans(
   shape: readonly number[],
 ): { fanIn: number; fanOut: number } {

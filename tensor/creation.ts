@@ -288,7 +288,17 @@ export function bernoulli(p: number | Tensor, shape?: Shape): Tensor {
   return r;
 }
 
-/** A random draw at an explicit stream position (reproducible anywhere). */
+/**
+ * A random draw at an explicit stream position (reproducible anywhere).
+ * @example
+ * ```ts
+ * import { randomAt } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * // The same stream position gives the same draw, whatever came before.
+ * const a = await randomAt("normal", [4], 9, 100).data();
+ * assert.deepEqual(await randomAt("normal", [4], 9, 100).data(), a);
+ * ```
+ */
 export function randomAt(
   kind: "uniform" | "normal",
   shape: Shape,

@@ -159,7 +159,17 @@ export function maxPool2dWithIndices(
   return { output: poolGatherT(x, indices, g), indices };
 }
 
-/** Min pool (= -maxpool(-x), first index on ties) with argmin indices. */
+/**
+ * Min pool (= -maxpool(-x), first index on ties) with argmin indices.
+ * @example
+ * ```ts
+ * import { minPool2dWithIndices } from "@cnnf/webgpu/internals";
+ * import { tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const { output } = minPool2dWithIndices(tensor([4, 2, 3, 1], [1, 1, 2, 2]), { kernelSize: 2 });
+ * assert.equal(await output.item(), 1);
+ * ```
+ */
 export function minPool2dWithIndices(
   x: Tensor,
   options: PoolOptions,
