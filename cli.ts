@@ -24,9 +24,10 @@ import {
 import {
   type BackendChoice,
   init,
+  type MemoryStats,
   memoryStats,
-  webgpuBackend,
 } from "./tensor/mod.ts";
+import { webgpuBackend } from "./tensor/engine.ts";
 import {
   CONFIG_FLAGS,
   configFromFlags,
@@ -144,6 +145,10 @@ commands:
 
 run 'cli.ts <command> --help' for a command's options.`;
 
+// Types `info` mentions, so the ./cli entry documents on its own.
+export type { AdapterSummary, BackendChoice, MemoryStats };
+export type { BackendName } from "./tensor/backend.ts";
+
 /** Everything `info` reports. */
 export interface InfoReport {
   /** Deno, V8 and TypeScript versions. */
@@ -155,7 +160,7 @@ export interface InfoReport {
   /** The WebGPU adapter, or null when none is available. */
   adapter: AdapterSummary | null;
   /** Storage counters of the chosen backend. */
-  memory: ReturnType<typeof memoryStats>;
+  memory: MemoryStats;
 }
 
 /** Collects the `info` report. */

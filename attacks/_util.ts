@@ -29,6 +29,15 @@ import type { LossFn, PredictFn, Target, TargetOutput } from "./types.ts";
 /**
  * Wraps a prediction function as a target whose one head is also its
  * decision. `module`, when given, is protected during attacks.
+ * @example
+ * ```ts
+ * import { Linear } from "@cnnf/webgpu";
+ * import { predictTarget } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(4, 3);
+ * const t = predictTarget((x) => fc.forward(x), { name: "fc", module: fc });
+ * assert.equal(t.name, "fc");
+ * ```
  */
 export function predictTarget(
   predict: PredictFn,
@@ -45,7 +54,17 @@ export function predictTarget(
   };
 }
 
-/** A target as is, or a prediction function wrapped by `predictTarget`. */
+/**
+ * A target as is, or a prediction function wrapped by `predictTarget`.
+ * @example
+ * ```ts
+ * import { Linear } from "@cnnf/webgpu";
+ * import { asTarget } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(4, 3);
+ * assert.equal(asTarget((x) => fc.forward(x)).name, "predict");
+ * ```
+ */
 export function asTarget(t: Target | PredictFn): Target {
   return typeof t === "function" ? predictTarget(t) : t;
 }
@@ -345,6 +364,15 @@ export function scatterRows(
  * seeded counter-based stream (the attack's own seed, or positions reserved
  * from the global stream), and a small host generator for scalar choices
  * such as Square's window positions.
+ * @example
+ * ```ts
+ * import { init, Stream } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const a = new Stream(7), b = new Stream(7); // same seed, same draws
+ * assert.deepEqual(await a.draw("normal", [3], "cpu").data(), await b.draw("normal", [3], "cpu").data());
+ * assert.equal(a.hostInt(0, 10), b.hostInt(0, 10));
+ * ```
  */
 export class Stream {
   readonly #seed: number | undefined;

@@ -258,7 +258,16 @@ export interface Round {
   dispose(): void;
 }
 
-/** The shared driver: rounds over the still-robust examples. */
+/**
+ * The shared driver: rounds over the still-robust examples.
+ * @example
+ * ```ts
+ * import { APGD, APGDBase, APGDT } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const f = (x: import("@cnnf/webgpu").Tensor) => x.flatten(1);
+ * assert.ok(new APGD(f) instanceof APGDBase && new APGDT(f) instanceof APGDBase);
+ * ```
+ */
 export abstract class APGDBase extends AttackBase {
   /** Threat model. */
   readonly norm: "Linf" | "L2";
@@ -467,6 +476,17 @@ export class APGD extends APGDBase {
  * "apgd-t"): for each of the 2nd..(k+1)-th classes ranked by the clean
  * logits, `nRestarts` runs towards it on the still-robust examples. Success
  * is misclassification, as in AutoAttack.
+ * @example
+ * ```ts
+ * import { APGDT, init, Linear, rand, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const fc = new Linear(8, 4);
+ * const x = rand([2, 8]);
+ * const attack = new APGDT((v) => fc.forward(v), { eps: 0.1, nIter: 5, nTargetClasses: 2 });
+ * const { adv } = await attack.perturb(x, tensor([0, 1], [2], { dtype: "int32" }));
+ * assert.ok(await adv.sub(x).abs().max().item() <= 0.1 + 1e-6);
+ * ```
  */
 export class APGDT extends APGDBase {
   /** Report name. */

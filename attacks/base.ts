@@ -38,7 +38,28 @@ export interface Crafted {
   queries: number | Tensor | Int32Array;
 }
 
-/** Base class of the attacks: options, protection and the final check. */
+/**
+ * Base class of the attacks: options, protection and the final check.
+ * @example
+ * ```ts
+ * import { AttackBase, type Crafted, init, Linear, rand, type Stream, type Tensor, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // A custom attack: random sign noise of size ε.
+ * class RandomSign extends AttackBase {
+ *   readonly name = "random-sign";
+ *   protected craft(x: Tensor, _y: Tensor, rng: Stream): Crafted {
+ *     const u = rng.draw("uniform", x.shape, x.backend);
+ *     const adv = x.add(u.sub(0.5).sign().mul(0.1)).clamp(-1, 1);
+ *     u.dispose();
+ *     return { adv, queries: 0 };
+ *   }
+ * }
+ * await init({ backend: "cpu", seed: 0 });
+ * const fc = new Linear(4, 2);
+ * const r = await new RandomSign((v) => fc.forward(v)).perturb(rand([3, 4]), tensor([0, 1, 0], [3], { dtype: "int32" }));
+ * assert.equal(r.success.length, 3);
+ * ```
+ */
 export abstract class AttackBase implements Attack {
   /** Report name. */
   abstract readonly name: string;

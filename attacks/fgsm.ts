@@ -28,7 +28,17 @@ export interface FGSMOptions extends CommonOptions {
   loss?: LossName | LossFn;
 }
 
-/** Shared body of the one-step attacks: one gradient, one step. */
+/**
+ * Shared body of the one-step attacks: one gradient, one step.
+ * @example
+ * ```ts
+ * import { FGM, FGSM, OneStep } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const f = (x: import("@cnnf/webgpu").Tensor) => x.flatten(1);
+ * assert.ok(new FGSM(f, { eps: 0.1 }) instanceof OneStep);
+ * assert.ok(new FGM(f, { eps: 0.1 }) instanceof OneStep);
+ * ```
+ */
 export abstract class OneStep extends AttackBase {
   /** Perturbation size. */
   readonly eps: number;
@@ -101,6 +111,18 @@ export class FGSM extends OneStep {
 /**
  * Fast gradient method in L2 (advertorch `GradientAttack`):
  * x_adv = clip(x + ε·∇/max(‖∇‖₂, 1e-6)).
+ * @example
+ * ```ts
+ * import { FGM, init, Linear, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const fc = new Linear(4, 3);
+ * const x = tensor([[0.1, 0.2, 0.3, 0.4]]);
+ * const { adv } = await new FGM((v) => fc.forward(v), { eps: 0.5, clipMin: -1, clipMax: 1 })
+ *   .perturb(x, tensor([1], [1], { dtype: "int32" }));
+ * const norm = Math.sqrt(await adv.sub(x).pow(2).sum().item());
+ * assert.ok(norm <= 0.5 + 1e-5); // an L2 step of length ε (before clipping)
+ * ```
  */
 export class FGM extends OneStep {
   /** Report name. */

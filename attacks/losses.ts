@@ -10,6 +10,7 @@
 import { tidy } from "../tensor/engine.ts";
 import { crossEntropy, oneHot, where } from "../tensor/functional.ts";
 import { fmt } from "../tensor/shape.ts";
+import { checkClassLabels } from "../tensor/labels.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { LossFn } from "./types.ts";
 
@@ -17,19 +18,7 @@ import type { LossFn } from "./types.ts";
 const MASKED = -3e38;
 
 function check(op: string, logits: Tensor, labels: Tensor): void {
-  if (logits.rank !== 2) {
-    throw new Error(`${op}: logits must be [N, C], got ${fmt(logits.shape)}`);
-  }
-  if (labels.dtype !== "int32") {
-    throw new Error(`${op}: labels must be int32, got ${labels.dtype}`);
-  }
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new Error(
-      `${op}: labels ${fmt(labels.shape)} do not match logits ${
-        fmt(logits.shape)
-      }`,
-    );
-  }
+  checkClassLabels(op, logits, labels);
 }
 
 /**
@@ -47,13 +36,33 @@ export function ceLoss(logits: Tensor, labels: Tensor): Tensor {
   return crossEntropy(logits, labels, { reduction: "none" });
 }
 
-/** The logit of each example's label: z[i, y_i], shape [N]. */
+/**
+ * The logit of each example's label: z[i, y_i], shape [N].
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { labelLogit } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const z = labelLogit(tensor([[1, 5, 2]]), tensor([1], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await z.data()], [5]);
+ * ```
+ */
 export function labelLogit(logits: Tensor, labels: Tensor): Tensor {
   check("labelLogit", logits, labels);
   return tidy(() => logits.mul(oneHot(labels, logits.shape[1])).sum(1));
 }
 
-/** The largest logit other than the label's: max_{j≠y} z[i, j], shape [N]. */
+/**
+ * The largest logit other than the label's: max_{j≠y} z[i, j], shape [N].
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { maxOtherLogit } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const z = maxOtherLogit(tensor([[1, 5, 2]]), tensor([1], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await z.data()], [2]);
+ * ```
+ */
 export function maxOtherLogit(logits: Tensor, labels: Tensor): Tensor {
   check("maxOtherLogit", logits, labels);
   return tidy(() =>
@@ -64,6 +73,14 @@ export function maxOtherLogit(logits: Tensor, labels: Tensor): Tensor {
 /**
  * The k largest logits of each row in descending order, as k tensors [N]
  * (ties count separately, as a sort would). Differentiable.
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { topLogits } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const [a, b] = topLogits(tensor([[1, 5, 2]]), 2);
+ * assert.deepEqual([await a.item(), await b.item()], [5, 2]);
+ * ```
  */
 export function topLogits(logits: Tensor, k: number): Tensor[] {
   if (logits.rank !== 2) {
@@ -89,6 +106,14 @@ export function topLogits(logits: Tensor, k: number): Tensor[] {
 /**
  * The class indices of each row sorted by decreasing logit, as `k` int32
  * tensors [N] (the first is the prediction). Not differentiable.
+ * @example
+ * ```ts
+ * import { tensor } from "@cnnf/webgpu";
+ * import { rankedClasses } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * const [first, second] = rankedClasses(tensor([[1, 5, 2]]), 2);
+ * assert.deepEqual([await first.item(), await second.item()], [1, 2]);
+ * ```
  */
 export function rankedClasses(logits: Tensor, k: number): Tensor[] {
   if (logits.rank !== 2) {
@@ -115,6 +140,14 @@ export function rankedClasses(logits: Tensor, k: number): Tensor[] {
 /**
  * advertorch's `MarginalLoss`: max_{j≠y} z_j − z_y per example. Positive
  * once the example is misclassified.
+ * @example
+ * ```ts
+ * import { marginLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // max other logit minus the label's, per example
+ * const m = marginLoss(tensor([[3, 1, 2]]), tensor([0], [1], { dtype: "int32" }));
+ * assert.deepEqual([...await m.data()], [-1]);
+ * ```
  */
 export function marginLoss(logits: Tensor, labels: Tensor): Tensor {
   return tidy(() =>
@@ -127,6 +160,13 @@ export function marginLoss(logits: Tensor, labels: Tensor): Tensor {
  * −(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12), π sorting the logits in
  * decreasing order. Invariant to shifting and scaling the logits. Needs at
  * least 3 classes.
+ * @example
+ * ```ts
+ * import { dlrLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const l = dlrLoss(tensor([[4, 2, 0]]), tensor([0], [1], { dtype: "int32" }));
+ * assert.equal(await l.item(), -0.5); // -(4 - 2) / (4 - 0)
+ * ```
  */
 export function dlrLoss(logits: Tensor, labels: Tensor): Tensor {
   check("dlrLoss", logits, labels);
@@ -146,6 +186,14 @@ export function dlrLoss(logits: Tensor, labels: Tensor): Tensor {
  * AutoAttack's targeted DLR loss for APGD-T:
  * −(z_y − z_t) / (z_π1 − (z_π3 + z_π4) / 2 + 1e-12). Ascending it pushes
  * the target's logit above the label's. Needs at least 4 classes.
+ * @example
+ * ```ts
+ * import { dlrTargetedLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const int = (v: number) => tensor([v], [1], { dtype: "int32" });
+ * const l = dlrTargetedLoss(tensor([[4, 2, 1, 0]]), int(0), int(1));
+ * assert.ok(Number.isFinite(await l.item()));
+ * ```
  */
 export function dlrTargetedLoss(
   logits: Tensor,

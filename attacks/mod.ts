@@ -106,3 +106,21 @@ export {
   evaluate,
   type EvaluateOptions,
 } from "./evaluate.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { Tensor } from "../tensor/tensor.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { Module } from "../nn/module.ts";
+export type { CNNFBase } from "../cnnf/model.ts";
+export type { AdaPool } from "../cnnf/layers.ts";
+export type { AdaReLU } from "../cnnf/layers.ts";
+export type { BackendName } from "../tensor/backend.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { FeedbackResult } from "../cnnf/model.ts";
+export type { ForwardResult } from "../cnnf/model.ts";
+export type { LatentSnapshot } from "../cnnf/layers.ts";
+export type { LoadOptions } from "../nn/module.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";
+export type { FeedbackLayer } from "../cnnf/layers.ts";

@@ -45,7 +45,16 @@ export interface PGDOptions extends CommonOptions {
   loss?: LossName | LossFn;
 }
 
-/** Shared option handling of the two PGD flavours. */
+/**
+ * Shared option handling of the two PGD flavours.
+ * @example
+ * ```ts
+ * import { L2PGD, LinfPGD, PGDBase } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const f = (x: import("@cnnf/webgpu").Tensor) => x.flatten(1);
+ * assert.ok(new LinfPGD(f) instanceof PGDBase && new L2PGD(f) instanceof PGDBase);
+ * ```
+ */
 export abstract class PGDBase extends AttackBase {
   /** Radius. */
   readonly eps: number;
@@ -160,6 +169,18 @@ export class LinfPGD extends PGDBase {
  * over the domain minus x, scaled into the ball, clipped; then
  * δ ← δ + eps_iter·∇/max(‖∇‖₂, 1e-6), domain clamp, then scale into the
  * ball; returns clip(x + δ) of the last iterate.
+ * @example
+ * ```ts
+ * import { init, L2PGD, Linear, rand, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const fc = new Linear(8, 3);
+ * const x = rand([2, 8]);
+ * const pgd = new L2PGD((v) => fc.forward(v), { eps: 0.5, epsIter: 0.2, nbIter: 5 });
+ * const { adv } = await pgd.perturb(x, tensor([0, 2], [2], { dtype: "int32" }));
+ * const d = await adv.sub(x).pow(2).sum(1).sqrt().max().item();
+ * assert.ok(d <= 0.5 + 1e-5);
+ * ```
  */
 export class L2PGD extends PGDBase {
   /** Report name. */

@@ -56,7 +56,16 @@ export interface SquareOptions extends CommonOptions {
   checkEvery?: number;
 }
 
-/** AutoAttack's schedule of the window fraction. */
+/**
+ * AutoAttack's schedule of the window fraction.
+ * @example
+ * ```ts
+ * import { squarePSelection } from "@cnnf/webgpu/attacks";
+ * import assert from "node:assert/strict";
+ * // The fraction of pixels Square changes shrinks as iterations go on.
+ * assert.ok(squarePSelection(5000, 0.8, 10000, true) < squarePSelection(5, 0.8, 10000, true));
+ * ```
+ */
 export function squarePSelection(
   it: number,
   pInit: number,

@@ -15,7 +15,7 @@ import {
   tidy,
 } from "../tensor/engine.ts";
 import { fmt } from "../tensor/shape.ts";
-import { registerBackward, type Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** Options of `computeGrads`. */
 export interface GradOptions {
@@ -31,10 +31,9 @@ export interface GradOptions {
 }
 
 function ones(like: Tensor): Tensor {
-  const z = like.detach();
-  const r = z.mul(0).add(1);
-  z.dispose();
-  return r;
+  // In a scope: `backward()` is often called outside any, and the
+  // intermediate must not outlive it.
+  return tidy(() => like.detach().mul(0).add(1));
 }
 
 /**
@@ -199,10 +198,6 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
     t.grad = s;
   } else t.grad = g;
 }
-
-registerBackward((root, grad) => {
-  computeGrads(root, { grad });
-});
 
 /** Drops the tape below `t` without differentiating (frees saved tensors). */
 export function releaseGraph(t: Tensor): void {

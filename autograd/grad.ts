@@ -15,6 +15,14 @@ import { computeGrads } from "./backward.ts";
 /**
  * Runs `fn` without recording on the tape. If `fn` returns a promise, grad
  * mode is restored when it settles.
+ * @example
+ * ```ts
+ * import { noGrad, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = tensor([1, 2], [2], { requiresGrad: true });
+ * const y = noGrad(() => w.mul(3)); // not recorded
+ * assert.equal(y.node, null);
+ * ```
  */
 export function noGrad<T>(fn: () => T): T {
   const prev = setGradEnabled(false);
@@ -32,7 +40,16 @@ export function noGrad<T>(fn: () => T): T {
   return r;
 }
 
-/** Whether the tape is recording. */
+/**
+ * Whether the tape is recording.
+ * @example
+ * ```ts
+ * import { gradEnabled, noGrad } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(gradEnabled(), true);
+ * assert.equal(noGrad(() => gradEnabled()), false);
+ * ```
+ */
 export function gradEnabled(): boolean {
   return isGradEnabled();
 }
@@ -41,6 +58,15 @@ export function gradEnabled(): boolean {
  * Returns a function computing `f(...args)` and the gradients of that scalar
  * with respect to the arguments listed in `argnums` (default: all). Only the
  * returned tensors survive; `.grad` of parameters is left untouched.
+ * @example
+ * ```ts
+ * import { tensor, valueAndGrad } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const f = valueAndGrad((x, y) => x.mul(y).sum(), [0]);
+ * const { value, grads } = f(tensor([1, 2]), tensor([3, 4]));
+ * assert.equal(await value.item(), 11);
+ * assert.deepEqual([...await grads[0].data()], [3, 4]);
+ * ```
  */
 export function valueAndGrad(
   f: (...args: Tensor[]) => Tensor,
@@ -77,7 +103,17 @@ export function valueAndGrad(
   };
 }
 
-/** Like `valueAndGrad`, returning only the gradients. */
+/**
+ * Like `valueAndGrad`, returning only the gradients.
+ * @example
+ * ```ts
+ * import { grad, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // d/dx sum(x³) = 3x²
+ * const [g] = grad((x) => x.mul(x).mul(x).sum())(tensor([1, 2]));
+ * assert.deepEqual([...await g.data()], [3, 12]);
+ * ```
+ */
 export function grad(
   f: (...args: Tensor[]) => Tensor,
   argnums?: number[],

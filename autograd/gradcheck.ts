@@ -32,6 +32,13 @@ export interface GradcheckResult {
 /**
  * Checks the gradients of scalar function `f` at `inputs` (float32 arrays
  * with shapes) against central differences, all in float64 on the CPU.
+ * @example
+ * ```ts
+ * import { gradcheck } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const r = gradcheck((x) => x.tanh().sum(), [{ data: [0.1, -0.4], shape: [2] }]);
+ * assert.ok(r.ok, `max error ${r.maxAbsError}`);
+ * ```
  */
 export function gradcheck(
   f: (...xs: Tensor[]) => Tensor,

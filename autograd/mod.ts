@@ -15,10 +15,18 @@
  * @module
  */
 
-export { computeGrads, type GradOptions, releaseGraph } from "./backward.ts";
 export { grad, gradEnabled, noGrad, valueAndGrad } from "./grad.ts";
 export {
   gradcheck,
   type GradcheckOptions,
   type GradcheckResult,
 } from "./gradcheck.ts";
+export type { Tensor } from "../tensor/tensor.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { BackendName } from "../tensor/backend.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";

@@ -33,7 +33,19 @@ function isLinearWeight(name: string, h: HostTensor): boolean {
     !name.endsWith(".conv.weight");
 }
 
-/** The model's weights under every reference name (aliases included). */
+/**
+ * The model's weights under every reference name (aliases included).
+ * @example
+ * ```ts
+ * import { CNNF, init } from "@cnnf/webgpu";
+ * import { referenceStateDict } from "@cnnf/webgpu/cnnf";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const sd = await referenceStateDict(new CNNF({ ind: 2, cycles: 1 }));
+ * assert.ok("conv1.conv.weight" in sd && "conv1.conv_t.weight" in sd);
+ * assert.deepEqual(sd["fc3.linear_t.weight"].shape, [128, 10]);
+ * ```
+ */
 export async function referenceStateDict(
   model: Module,
 ): Promise<Record<string, HostTensor>> {
@@ -76,6 +88,17 @@ function aliasesOf(
  * Loads reference-named weights into a model. Every parameter must be found
  * under one of its names; unknown keys are an error when `strict`.
  * @param source File name for error messages.
+ * @example
+ * ```ts
+ * import { CNNF, init } from "@cnnf/webgpu";
+ * import { loadReferenceStateDict, referenceStateDict } from "@cnnf/webgpu/cnnf";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const a = new CNNF({ ind: 2, cycles: 1 });
+ * const b = new CNNF({ ind: 2, cycles: 1 });
+ * loadReferenceStateDict(b, await referenceStateDict(a), { source: "a" });
+ * assert.deepEqual(await b.fc3.weight.data(), await a.fc3.weight.data());
+ * ```
  */
 export function loadReferenceStateDict(
   model: Module,

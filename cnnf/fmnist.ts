@@ -32,7 +32,21 @@ export interface CNNFOptions {
   resParam?: number;
 }
 
-/** CNN-F for 1x28x28 inputs (the paper's Fashion-MNIST model). */
+/**
+ * CNN-F for 1x28x28 inputs (the paper's Fashion-MNIST model).
+ * @example
+ * ```ts
+ * import { CNNF, init, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const model = new CNNF({ ind: 2, cycles: 1, resParam: 0.1 });
+ * model.eval();
+ * const x = randn([2, 1, 28, 28]);
+ * assert.deepEqual(model.runFirst(x).shape, [2, 10]); // the plain CNN's pass
+ * assert.deepEqual(model.runAverage(x).shape, [2, 10]); // mean over cycles
+ * model.dispose();
+ * ```
+ */
 export class CNNF extends CNNFBase {
   /** conv 1→16. */
   readonly conv1: FbConv2d;

@@ -54,7 +54,16 @@ function swap(old: Tensor | null, next: Tensor | null): Tensor | null {
   return next;
 }
 
-/** Holder of a convolution weight, named `conv` in state dicts. */
+/**
+ * Holder of a convolution weight, named `conv` in state dicts.
+ * @example
+ * ```ts
+ * import { ConvWeight, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = new ConvWeight(randn([4, 1, 3, 3]));
+ * assert.deepEqual(Object.keys(w.stateDict()), ["weight"]);
+ * ```
+ */
 export class ConvWeight extends Module {
   /** Weight [out, in, kh, kw]. */
   weight: Tensor;
@@ -71,6 +80,14 @@ export class ConvWeight extends Module {
 /**
  * Conv2d with a tied transposed convolution for feedback: one parameter,
  * so the gradients of both passes add up.
+ * @example
+ * ```ts
+ * import { FbConv2d, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const conv = new FbConv2d(1, 4, 3, { padding: 1 });
+ * const h = conv.forward(randn([1, 1, 6, 6])); // conv
+ * assert.deepEqual(conv.feedback(h).shape, [1, 1, 6, 6]); // tied transpose
+ * ```
  */
 export class FbConv2d extends Module implements FeedbackLayer {
   /** The weight holder (`<name>.conv.weight`). */
@@ -120,7 +137,17 @@ export class FbConv2d extends Module implements FeedbackLayer {
   }
 }
 
-/** Linear without bias; feedback multiplies by the same weight untransposed. */
+/**
+ * Linear without bias; feedback multiplies by the same weight untransposed.
+ * @example
+ * ```ts
+ * import { FbLinear, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const fc = new FbLinear(8, 3);
+ * const z = fc.forward(randn([2, 8]));
+ * assert.deepEqual(fc.feedback(z).shape, [2, 8]); // z W, the tied weight
+ * ```
+ */
 export class FbLinear extends Module implements FeedbackLayer {
   /** Weight [out, in]. */
   weight: Tensor;
@@ -143,7 +170,16 @@ export class FbLinear extends Module implements FeedbackLayer {
   }
 }
 
-/** A learnable bias added bottom-up and skipped top-down. */
+/**
+ * A learnable bias added bottom-up and skipped top-down.
+ * @example
+ * ```ts
+ * import { Bias, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const b = new Bias([1, 3, 1, 1]); // zeros, a parameter
+ * assert.equal(await b.forward(ones([2, 3, 4, 4])).sum().item(), 96);
+ * ```
+ */
 export class Bias extends Module implements FeedbackLayer {
   /** Bias, shaped to broadcast: [1, C, 1, 1] or [1, F]. */
   bias: Tensor;
@@ -165,7 +201,16 @@ export class Bias extends Module implements FeedbackLayer {
   }
 }
 
-/** x / sqrt(mean over H, W of x² + 1e-8), per sample and channel. */
+/**
+ * x / sqrt(mean over H, W of x² + 1e-8), per sample and channel.
+ * @example
+ * ```ts
+ * import { insNorm, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const y = await insNorm(tensor([3, 4, 3, 4], [1, 1, 2, 2])).data();
+ * assert.ok(y.every((v, i) => Math.abs(v - [3, 4, 3, 4][i] / Math.sqrt(12.5)) < 1e-4));
+ * ```
+ */
 export function insNorm(x: Tensor): Tensor {
   if (x.rank !== 4) {
     throw new Error(`insNorm: input must be [N, C, H, W], got ${fmt(x.shape)}`);
@@ -173,7 +218,17 @@ export function insNorm(x: Tensor): Tensor {
   return tidy(() => x.div(x.square().mean([2, 3], true).add(1e-8).sqrt()));
 }
 
-/** Flattens [N, C, H, W] to [N, CHW], remembering the shape for feedback. */
+/**
+ * Flattens [N, C, H, W] to [N, CHW], remembering the shape for feedback.
+ * @example
+ * ```ts
+ * import { FbFlatten, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const f = new FbFlatten();
+ * const z = f.forward(ones([2, 3, 4, 4]));
+ * assert.deepEqual(f.feedback(z).shape, [2, 3, 4, 4]);
+ * ```
+ */
 export class FbFlatten implements FeedbackLayer {
   #shape: readonly number[] | null = null;
   /** Flattens. */
@@ -194,6 +249,18 @@ export class FbFlatten implements FeedbackLayer {
  * AdaReLU with residual updates (the reference's resReLU). forward: with no
  * hidden signal, mask = x > 0; otherwise x ← x + res (hidden − x) and mask =
  * x·hidden > 0. Output x·mask. feedback(z): hidden = z, output z·mask.
+ * @example
+ * ```ts
+ * import { AdaReLU, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const r = new AdaReLU();
+ * const y = await r.forward(tensor([-1, 2])).data();
+ * assert.deepEqual([...y].map((v) => v + 0), [0, 2]);
+ * // Feedback gates by the mask of the bottom-up pass.
+ * const fb = await r.feedback(tensor([5, 5])).data();
+ * assert.deepEqual([...fb].map((v) => v + 0), [0, 5]); // + 0 turns -0 into 0
+ * r.reset();
+ * ```
  */
 export class AdaReLU implements FeedbackLayer {
   /** Residual step toward the hidden signal. */
@@ -260,6 +327,16 @@ export class AdaReLU implements FeedbackLayer {
  * with pos = hidden > 0, neg = hidden < 0. feedback(z): hidden = z; unpool z
  * to the argmax positions, or unpool(z·pos, argmax) + unpool(z·neg, argmin)
  * once sign masks exist.
+ * @example
+ * ```ts
+ * import { AdaPool, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const p = new AdaPool(2);
+ * const y = p.forward(tensor([1, -4, 2, 3], [1, 1, 2, 2]));
+ * assert.deepEqual(y.shape, [1, 1, 1, 1]);
+ * assert.deepEqual(p.feedback(y).shape, [1, 1, 2, 2]); // unpooled to the argmax
+ * p.reset();
+ * ```
  */
 export class AdaPool implements FeedbackLayer {
   /** Window (and stride). */
@@ -332,7 +409,17 @@ export class AdaPool implements FeedbackLayer {
   }
 }
 
-/** Average pooling bottom-up, nearest upsampling top-down. */
+/**
+ * Average pooling bottom-up, nearest upsampling top-down.
+ * @example
+ * ```ts
+ * import { FbAvgPool, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const p = new FbAvgPool(2);
+ * const y = p.forward(ones([1, 1, 4, 4]));
+ * assert.deepEqual(p.feedback(y).shape, [1, 1, 4, 4]);
+ * ```
+ */
 export class FbAvgPool implements FeedbackLayer {
   /** Window, stride and upsampling factor. */
   readonly kernel: number;

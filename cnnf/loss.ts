@@ -40,6 +40,20 @@ export interface CNNFLossResult {
  * @param clean Clean inputs [B, ...].
  * @param adv Adversarial inputs, same shape.
  * @param labels int32 labels [B].
+ * @example
+ * ```ts
+ * import { CNNF, cnnfAdvLoss, init, rand, randint } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const model = new CNNF({ ind: 2, cycles: 1 });
+ * const x = rand([2, 1, 28, 28]).mul(2).sub(1);
+ * const adv = x.add(0.1).clamp(-1, 1); // normally from an attack
+ * const { loss, cleanLogits } = cnnfAdvLoss(model, x, adv, randint(0, 10, [2]), {
+ *   cleanParam: 0.1, mseParam: 0.1,
+ * });
+ * loss.backward();
+ * assert.deepEqual(cleanLogits.shape, [2, 10]);
+ * ```
  */
 export function cnnfAdvLoss(
   model: CNNFBase,
@@ -101,6 +115,15 @@ export function cnnfAdvLoss(
  * @param model A CNN-F model in training mode.
  * @param x Inputs [B, ...].
  * @param labels int32 labels [B].
+ * @example
+ * ```ts
+ * import { CNNF, cnnfCleanLoss, init, randint, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const model = new CNNF({ ind: 2, cycles: 1 });
+ * const { loss } = cnnfCleanLoss(model, randn([2, 1, 28, 28]), randint(0, 10, [2]));
+ * assert.ok(Number.isFinite(await loss.item()));
+ * ```
  */
 export function cnnfCleanLoss(
   model: CNNFBase,

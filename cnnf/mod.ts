@@ -47,3 +47,15 @@ export {
   type CNNFLossResult,
 } from "./loss.ts";
 export { loadReferenceStateDict, referenceStateDict } from "./checkpoint.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { Tensor } from "../tensor/tensor.ts";
+export type { Module } from "../nn/module.ts";
+export type { HostTensor } from "../nn/safetensors.ts";
+export type { BackendName } from "../tensor/backend.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { LoadOptions } from "../nn/module.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";

@@ -29,7 +29,19 @@ export interface FeedbackResult {
   blocks: Tensor[];
 }
 
-/** Base of the CNN-F models. */
+/**
+ * Base of the CNN-F models.
+ * @example
+ * ```ts
+ * import { CNNF, type CNNFBase, init, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const model: CNNFBase = new CNNF({ cycles: 2 });
+ * const outs = model.runAll(randn([1, 1, 28, 28])); // logits after each pass
+ * assert.equal(outs.length, 3);
+ * model.reset(); // frees the latent state (masks, pooling indices)
+ * ```
+ */
 export abstract class CNNFBase extends Module {
   /** Feedback cycles (0: the plain CNN). */
   cycles: number;
@@ -130,8 +142,9 @@ export abstract class CNNFBase extends Module {
     });
   }
 
-  /** Resets latent state and frees it. */
-  dispose(): void {
+  /** Frees the latent state, every parameter and every buffer. */
+  override dispose(): void {
     this.reset();
+    super.dispose();
   }
 }

@@ -21,7 +21,16 @@ import {
 } from "./layers.ts";
 import { CNNFBase, type FeedbackResult, type ForwardResult } from "./model.ts";
 
-/** A pre-activation basic block with feedback. */
+/**
+ * A pre-activation basic block with feedback.
+ * @example
+ * ```ts
+ * import { BasicBlock, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const block = new BasicBlock(16, 32, 2, 0.1); // in, out, stride, resParam
+ * assert.deepEqual(block.forward(randn([1, 16, 8, 8])).shape, [1, 32, 4, 4]);
+ * ```
+ */
 export class BasicBlock extends Module {
   /** Bias after the first InsNorm. */
   readonly ins1_bias: Bias;
@@ -89,7 +98,17 @@ export class BasicBlock extends Module {
   }
 }
 
-/** A group of basic blocks (`blockN.layer.i` in state dicts). */
+/**
+ * A group of basic blocks (`blockN.layer.i` in state dicts).
+ * @example
+ * ```ts
+ * import { BlockGroup, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const group = new BlockGroup(2, 16, 16, 1, 0.1); // 2 blocks of 16 channels
+ * assert.equal(group.layer.length, 2);
+ * assert.ok(Object.keys(group.stateDict())[0].startsWith("layer.0."));
+ * ```
+ */
 export class BlockGroup extends Module {
   /** The blocks. */
   readonly layer: BasicBlock[];
@@ -133,7 +152,18 @@ export interface WideResNetOptions {
   resParam?: number;
 }
 
-/** Wide ResNet CNN-F for 3x32x32 inputs. */
+/**
+ * Wide ResNet CNN-F for 3x32x32 inputs.
+ * @example
+ * ```ts
+ * import { CNNFWideResNet, init, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const wrn = new CNNFWideResNet({ depth: 10, widenFactor: 1, ind: 0, cycles: 1 });
+ * assert.deepEqual(wrn.runAverage(randn([1, 3, 32, 32])).shape, [1, 10]);
+ * wrn.dispose();
+ * ```
+ */
 export class WideResNet extends CNNFBase {
   /** Stem conv 3→16. */
   readonly conv1: FbConv2d;

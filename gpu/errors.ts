@@ -5,7 +5,17 @@
  * @module
  */
 
-/** A WebGPU validation or out-of-memory error raised while running a kernel. */
+/**
+ * A WebGPU validation or out-of-memory error raised while running a kernel.
+ * @example
+ * ```ts
+ * import { GpuKernelError } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const e = new GpuKernelError("gemm:64x64", "buffer too large");
+ * assert.ok(e instanceof Error);
+ * assert.equal(e.kernel, "gemm:64x64");
+ * ```
+ */
 export class GpuKernelError extends Error {
   /** Name (pipeline-cache key) of the kernel that failed. */
   readonly kernel: string;
@@ -69,7 +79,19 @@ export function formatBytes(bytes: number): string {
   return u === 0 ? `${v} bytes` : `${+v.toFixed(2)} ${units[u]}`;
 }
 
-/** A WGSL shader that failed to compile; the message shows the line. */
+/**
+ * A WGSL shader that failed to compile; the message shows the line.
+ * @example
+ * ```ts
+ * import { ShaderCompileError } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * try {
+ *   throw new ShaderCompileError("relu", "line 3: unknown identifier 'y'");
+ * } catch (e) {
+ *   assert.ok(e instanceof ShaderCompileError && e.kernel === "relu");
+ * }
+ * ```
+ */
 export class ShaderCompileError extends Error {
   /** Name of the kernel whose shader failed. */
   readonly kernel: string;

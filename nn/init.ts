@@ -17,7 +17,16 @@ function draw(t: Tensor, kind: "uniform" | "normal"): Tensor {
     : randn(t.shape, { backend: t.backend });
 }
 
-/** Fills `t` with U(a, b). */
+/**
+ * Fills `t` with U(a, b).
+ * @example
+ * ```ts
+ * import { uniform_, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = uniform_(zeros([100]), -0.1, 0.1);
+ * assert.ok((await w.data()).every((v) => v >= -0.1 && v < 0.1));
+ * ```
+ */
 export function uniform_(t: Tensor, a: number, b: number): Tensor {
   noGrad(() =>
     tidy(() => {
@@ -27,7 +36,16 @@ export function uniform_(t: Tensor, a: number, b: number): Tensor {
   return t;
 }
 
-/** Fills `t` with N(mean, std²). */
+/**
+ * Fills `t` with N(mean, std²).
+ * @example
+ * ```ts
+ * import { normal_, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = normal_(zeros([1000]), 0, 0.01);
+ * assert.ok(Math.abs(await w.mean().item()) < 0.002);
+ * ```
+ */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   noGrad(() =>
     tidy(() => {
@@ -37,7 +55,15 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   return t;
 }
 
-/** Fills `t` with a constant. */
+/**
+ * Fills `t` with a constant.
+ * @example
+ * ```ts
+ * import { constant_, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await constant_(zeros([2]), 0.5).data()], [0.5, 0.5]);
+ * ```
+ */
 export function constant_(t: Tensor, value: number): Tensor {
   noGrad(() =>
     tidy(() => {
@@ -47,7 +73,15 @@ export function constant_(t: Tensor, value: number): Tensor {
   return t;
 }
 
-/** fan_in and fan_out as PyTorch computes them (dim 1 and dim 0 times receptive field). */
+/**
+ * fan_in and fan_out as PyTorch computes them (dim 1 and dim 0 times receptive field).
+ * @example
+ * ```ts
+ * import { fans } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(fans([16, 3, 5, 5]), { fanIn: 75, fanOut: 400 });
+ * ```
+ */
 export function fans(
   shape: readonly number[],
 ): { fanIn: number; fanOut: number } {
@@ -63,6 +97,13 @@ export function fans(
 /**
  * Kaiming-uniform init; with the default a = sqrt(5) it is PyTorch's
  * default for Linear and Conv weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+ * @example
+ * ```ts
+ * import { kaimingUniform_, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = kaimingUniform_(zeros([8, 16])); // fan_in 16: U(-1/4, 1/4)
+ * assert.ok((await w.abs().max().item()) <= 0.25);
+ * ```
  */
 export function kaimingUniform_(t: Tensor, a: number = Math.sqrt(5)): Tensor {
   const { fanIn } = fans(t.shape);

@@ -21,7 +21,20 @@ import { matmulT, type Tensor } from "../tensor/tensor.ts";
 import { fans, kaimingUniform_, uniform_ } from "./init.ts";
 import { Module } from "./module.ts";
 
-/** A module with a one-tensor forward. */
+/**
+ * A module with a one-tensor forward.
+ * @example
+ * ```ts
+ * import { Layer, type Tensor, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * class Square extends Layer {
+ *   forward(x: Tensor): Tensor {
+ *     return x.mul(x);
+ *   }
+ * }
+ * assert.deepEqual([...await new Square().forward(tensor([3])).data()], [9]);
+ * ```
+ */
 export abstract class Layer extends Module {
   /** Applies the layer. */
   abstract forward(x: Tensor): Tensor;
@@ -33,7 +46,16 @@ function biasInit(b: Tensor, weightShape: readonly number[]): Tensor {
   return uniform_(b, -bound, bound);
 }
 
-/** y = x Wᵀ + b, weight [out, in]. */
+/**
+ * y = x Wᵀ + b, weight [out, in].
+ * @example
+ * ```ts
+ * import { Linear, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(4, 2); // weight [2, 4], bias [2], PyTorch's init
+ * assert.deepEqual(fc.forward(randn([3, 4])).shape, [3, 2]);
+ * ```
+ */
 export class Linear extends Layer {
   /** Weight [out, in]. */
   weight: Tensor;
@@ -83,7 +105,16 @@ const pair = (
   v: Pair,
 ): [number, number] => (typeof v === "number" ? [v, v] : [v[0], v[1]]);
 
-/** 2-D convolution, weight [out, in, kh, kw]. */
+/**
+ * 2-D convolution, weight [out, in, kh, kw].
+ * @example
+ * ```ts
+ * import { Conv2d, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const conv = new Conv2d(1, 8, 3, { padding: 1 });
+ * assert.deepEqual(conv.forward(randn([2, 1, 28, 28])).shape, [2, 8, 28, 28]);
+ * ```
+ */
 export class Conv2d extends Layer {
   /** Weight [out, in, kh, kw]. */
   weight: Tensor;
@@ -123,7 +154,16 @@ export class Conv2d extends Layer {
   }
 }
 
-/** 2-D transposed convolution, weight [in, out, kh, kw] (PyTorch's layout). */
+/**
+ * 2-D transposed convolution, weight [in, out, kh, kw] (PyTorch's layout).
+ * @example
+ * ```ts
+ * import { ConvTranspose2d, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const up = new ConvTranspose2d(8, 1, 2, { stride: 2 });
+ * assert.deepEqual(up.forward(randn([1, 8, 7, 7])).shape, [1, 1, 14, 14]);
+ * ```
+ */
 export class ConvTranspose2d extends Layer {
   /** Weight [in, out, kh, kw]. */
   weight: Tensor;
@@ -163,7 +203,15 @@ export class ConvTranspose2d extends Layer {
   }
 }
 
-/** Geometry shared by the pooling layers. */
+/**
+ * Geometry shared by the pooling layers.
+ * @example
+ * ```ts
+ * import { AvgPool2d, MaxPool2d, Pool2d } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * for (const p of [new MaxPool2d(2), new AvgPool2d(2)]) assert.ok(p instanceof Pool2d);
+ * ```
+ */
 export abstract class Pool2d extends Layer {
   /** Window geometry (stride defaults to the window). */
   readonly options: PoolOptions;
@@ -181,7 +229,15 @@ export abstract class Pool2d extends Layer {
   }
 }
 
-/** Max pooling. */
+/**
+ * Max pooling.
+ * @example
+ * ```ts
+ * import { MaxPool2d, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(new MaxPool2d(2).forward(ones([1, 3, 8, 8])).shape, [1, 3, 4, 4]);
+ * ```
+ */
 export class MaxPool2d extends Pool2d {
   /** Pools. */
   forward(x: Tensor): Tensor {
@@ -189,7 +245,15 @@ export class MaxPool2d extends Pool2d {
   }
 }
 
-/** Average pooling (padding counted in the divisor, as PyTorch's default). */
+/**
+ * Average pooling (padding counted in the divisor, as PyTorch's default).
+ * @example
+ * ```ts
+ * import { AvgPool2d, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(await new AvgPool2d(2).forward(ones([1, 1, 2, 2])).item(), 1);
+ * ```
+ */
 export class AvgPool2d extends Pool2d {
   /** Pools. */
   forward(x: Tensor): Tensor {
@@ -197,7 +261,15 @@ export class AvgPool2d extends Pool2d {
   }
 }
 
-/** Nearest-neighbour upsampling by an integer factor. */
+/**
+ * Nearest-neighbour upsampling by an integer factor.
+ * @example
+ * ```ts
+ * import { ones, Upsample } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(new Upsample(2).forward(ones([1, 1, 3, 3])).shape, [1, 1, 6, 6]);
+ * ```
+ */
 export class Upsample extends Layer {
   /** Scale factor. */
   readonly scale: Pair;
@@ -215,7 +287,15 @@ export class Upsample extends Layer {
   }
 }
 
-/** Flattens all axes after the first. */
+/**
+ * Flattens all axes after the first.
+ * @example
+ * ```ts
+ * import { Flatten, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(new Flatten().forward(ones([2, 3, 4])).shape, [2, 12]);
+ * ```
+ */
 export class Flatten extends Layer {
   /** Flattens [N, ...] to [N, prod(...)]. */
   forward(x: Tensor): Tensor {
@@ -223,7 +303,15 @@ export class Flatten extends Layer {
   }
 }
 
-/** ReLU. */
+/**
+ * ReLU.
+ * @example
+ * ```ts
+ * import { ReLU, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await new ReLU().forward(tensor([-1, 2])).data()], [0, 2]);
+ * ```
+ */
 export class ReLU extends Layer {
   /** max(x, 0). */
   forward(x: Tensor): Tensor {
@@ -231,7 +319,17 @@ export class ReLU extends Layer {
   }
 }
 
-/** Inverted dropout: zeroes with probability p in training, scales by 1/(1-p). */
+/**
+ * Inverted dropout: zeroes with probability p in training, scales by 1/(1-p).
+ * @example
+ * ```ts
+ * import { Dropout, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const d = new Dropout(0.5);
+ * d.eval(); // identity in evaluation mode
+ * assert.equal(await d.forward(ones([4])).sum().item(), 4);
+ * ```
+ */
 export class Dropout extends Layer {
   /** Drop probability. */
   readonly p: number;
@@ -253,7 +351,17 @@ export class Dropout extends Layer {
   }
 }
 
-/** Runs layers in order. */
+/**
+ * Runs layers in order.
+ * @example
+ * ```ts
+ * import { Flatten, Linear, ReLU, Sequential, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const mlp = new Sequential(new Flatten(), new Linear(784, 32), new ReLU(), new Linear(32, 10));
+ * assert.deepEqual(mlp.forward(randn([5, 1, 28, 28])).shape, [5, 10]);
+ * assert.deepEqual(Object.keys(mlp.stateDict()), ["1.weight", "1.bias", "3.weight", "3.bias"]);
+ * ```
+ */
 export class Sequential extends Layer {
   /** The layers (named 0, 1, ... in state dicts). */
   readonly layers: Layer[];

@@ -5,13 +5,13 @@
  *
  * @example A linear layer and one SGD step
  * ```ts
- * import { Linear, SGD } from "@cnnf/webgpu/nn";
+ * import { Linear, optim } from "@cnnf/webgpu/nn";
  * import { crossEntropy, init, tensor } from "@cnnf/webgpu";
  * import assert from "node:assert/strict";
  *
  * await init({ backend: "cpu", seed: 0 });
  * const fc = new Linear(4, 3);
- * const opt = new SGD(fc.parameters(), { lr: 0.1, momentum: 0.9 });
+ * const opt = new optim.SGD(fc.parameters(), { lr: 0.1, momentum: 0.9 });
  * const loss = crossEntropy(fc.forward(tensor([[1, 2, 3, 4]])), tensor([1], [1], { dtype: "int32" }));
  * loss.backward();
  * opt.step();
@@ -38,14 +38,7 @@ export {
   Upsample,
 } from "./layers.ts";
 export { constant_, fans, kaimingUniform_, normal_, uniform_ } from "./init.ts";
-export {
-  Adam,
-  type AdamOptions,
-  clipGradNorm,
-  Optimizer,
-  SGD,
-  type SGDOptions,
-} from "./optim.ts";
+export * as optim from "./optim.ts";
 export {
   LRScheduler,
   type ScheduleKind,
@@ -59,3 +52,13 @@ export {
 } from "./safetensors.ts";
 export { fromHost, toHost } from "./state.ts";
 export { crossEntropy, mseLoss, type Reduction } from "../tensor/functional.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { Tensor } from "../tensor/tensor.ts";
+export type { BackendName } from "../tensor/backend.ts";
+export type { Pair, PoolOptions } from "../tensor/functional.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";

@@ -9,6 +9,7 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { fmt } from "../tensor/shape.ts";
 import { keep, tidy } from "../tensor/engine.ts";
+import { describeModule } from "./inspect.ts";
 
 /** Options of `loadStateDict`. */
 export interface LoadOptions {
@@ -25,7 +26,28 @@ export interface LoadOptions {
  */
 const PARAMETERS = new WeakSet<Tensor>();
 
-/** Base class of layers and models. */
+/**
+ * Base class of layers and models.
+ * @example
+ * ```ts
+ * import { Linear, Module, type Tensor, randn, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * class TwoLayer extends Module {
+ *   fc1 = new Linear(4, 8);
+ *   fc2 = new Linear(8, 2);
+ *   scale = this.param(tensor([1])); // a parameter of this module
+ *   forward(x: Tensor): Tensor {
+ *     return this.fc2.forward(this.fc1.forward(x).relu()).mul(this.scale);
+ *   }
+ * }
+ * const net = new TwoLayer();
+ * assert.deepEqual(net.forward(randn([3, 4])).shape, [3, 2]);
+ * assert.deepEqual(Object.keys(net.stateDict()), [
+ *   "scale", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+ * ]);
+ * net.dispose();
+ * ```
+ */
 export class Module {
   /** Training mode (dropout active, etc.). */
   training = true;
@@ -104,6 +126,65 @@ export class Module {
     }
   }
 
+  /**
+   * Frees every tensor the module tree owns: parameters, their gradients,
+   * and buffers or state held in properties. The module is unusable after;
+   * `memoryStats()` returns to what it was before the module was built.
+   * `using model = new ...` calls it at the end of the block.
+   * @example Freeing a model
+   * ```ts
+   * import { init, Linear, memoryStats, tidy } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu", seed: 0 });
+   * const use = () => {
+   *   const fc = new Linear(8, 4);
+   *   tidy(() => fc.weight.sum().backward()); // a gradient, freed too
+   *   fc.dispose();
+   * };
+   * use(); // caches scalar constants (init bounds, the seed gradient)
+   * const before = memoryStats().liveBuffers;
+   * use();
+   * assert.equal(memoryStats().liveBuffers, before);
+   * ```
+   */
+  dispose(): void {
+    for (const m of this.modules()) {
+      for (const v of Object.values(m)) {
+        const list: unknown[] = Array.isArray(v) ? v : [v];
+        for (const t of list) if (t instanceof Tensor) t.dispose();
+      }
+    }
+  }
+  /**
+   * The layer tree with each layer's parameter shapes and the total
+   * parameter count, as PyTorch prints a model (`console.log(model)` shows
+   * the same).
+   * @example
+   * ```ts
+   * import { init, Linear, ReLU, Sequential } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu", seed: 0 });
+   * const net = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
+   * assert.equal(String(net), [
+   *   "Sequential(",
+   *   "  (0): Linear(weight: [8, 4], bias: [8])",
+   *   "  (1): ReLU()",
+   *   "  (2): Linear(weight: [2, 8], bias: [2])",
+   *   ")",
+   *   "58 parameters",
+   * ].join("\n"));
+   * ```
+   */
+  toString(): string {
+    return describeModule(this);
+  }
+  /** Same as `dispose()`, so `using model = ...` works. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Parameters by dotted name (the tensors themselves, not copies). */
   stateDict(): Record<string, Tensor> {
     return Object.fromEntries(this.namedParameters());
@@ -160,3 +241,10 @@ export class Module {
     });
   }
 }
+
+// `console.log(model)` prints the layer tree instead of every property.
+Object.defineProperty(Module.prototype, Symbol.for("Deno.customInspect"), {
+  value(this: Module): string {
+    return describeModule(this);
+  },
+});

@@ -10,7 +10,17 @@ import { noGrad } from "../autograd/grad.ts";
 import { keep, tidy } from "../tensor/engine.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
-/** Common optimizer surface (also what LR schedules drive). */
+/**
+ * Common optimizer surface (also what LR schedules drive).
+ * @example
+ * ```ts
+ * import { Linear, optim } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const opt: optim.Optimizer = new optim.Adam(new Linear(2, 2).parameters(), { lr: 1e-3 });
+ * opt.lr = 5e-4; // what LRScheduler sets
+ * assert.equal(opt.lr, 5e-4);
+ * ```
+ */
 export abstract class Optimizer {
   /** The parameters updated. */
   readonly params: Tensor[];
@@ -77,7 +87,29 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
-/** Stochastic gradient descent, exactly as torch.optim.SGD. */
+/**
+ * Stochastic gradient descent, exactly as torch.optim.SGD.
+ * @example
+ * ```ts
+ * import { crossEntropy, Linear, optim, step, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(2, 2);
+ * const opt = new optim.SGD(fc.parameters(), { lr: 0.5, momentum: 0.9, weightDecay: 5e-4 });
+ * const x = tensor([[1, -1]]);
+ * const y = tensor([1], [1], { dtype: "int32" });
+ * const losses = [];
+ * for (let i = 0; i < 5; i++) {
+ *   losses.push(await step(() => {
+ *     const l = crossEntropy(fc.forward(x), y);
+ *     l.backward();
+ *     opt.step();
+ *     opt.zeroGrad();
+ *     return l;
+ *   }));
+ * }
+ * assert.ok(losses[4] < losses[0]);
+ * ```
+ */
 export class SGD extends Optimizer {
   /** Momentum factor. */
   readonly momentum: number;
@@ -162,7 +194,20 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-/** Adam, exactly as torch.optim.Adam (L2 weight decay, not AdamW). */
+/**
+ * Adam, exactly as torch.optim.Adam (L2 weight decay, not AdamW).
+ * @example
+ * ```ts
+ * import { Linear, optim, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(3, 1);
+ * const opt = new optim.Adam(fc.parameters(), { lr: 0.01 });
+ * const before = await fc.bias!.item();
+ * fc.forward(randn([4, 3])).sum().backward();
+ * opt.step();
+ * assert.notEqual(await fc.bias!.item(), before);
+ * ```
+ */
 export class Adam extends Optimizer {
   /** Running-average coefficients. */
   readonly betas: [number, number];
@@ -242,6 +287,16 @@ export class Adam extends Optimizer {
  * Scales all gradients so their global L2 norm is at most `maxNorm`
  * (torch.nn.utils.clip_grad_norm_: coefficient min(1, max/(norm+1e-6))).
  * Returns the norm before clipping as a scalar tensor (no readback).
+ * @example
+ * ```ts
+ * import { optim, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const w = tensor([3, 4], [2], { requiresGrad: true });
+ * w.mul(w).sum().div(2).backward(); // grad = w, norm 5
+ * const norm = await optim.clipGradNorm([w], 1).item();
+ * assert.equal(norm, 5);
+ * assert.ok(Math.abs(await w.grad!.pow(2).sum().item() - 1) < 1e-5);
+ * ```
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
   const ps = [...new Set(params)].filter((p) => p.grad);

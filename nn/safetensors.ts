@@ -31,7 +31,20 @@ const SIZES: Record<string, number> = {
   BOOL: 1,
 };
 
-/** Encodes tensors (and string metadata) as a safetensors file. */
+/**
+ * Encodes tensors (and string metadata) as a safetensors file.
+ * @example
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "@cnnf/webgpu/nn";
+ * import assert from "node:assert/strict";
+ * const bytes = encodeSafetensors({
+ *   w: { dtype: "F32", shape: [2], data: Float32Array.of(1, 2) },
+ * }, { note: "hi" });
+ * const { tensors, metadata } = decodeSafetensors(bytes);
+ * assert.deepEqual([...tensors.w.data], [1, 2]);
+ * assert.equal(metadata.note, "hi");
+ * ```
+ */
 export function encodeSafetensors(
   tensors: Record<string, HostTensor>,
   metadata: Record<string, string> = {},
@@ -97,6 +110,12 @@ export interface DecodedSafetensors {
  * Decodes a safetensors file, validating the header.
  * @param bytes File contents.
  * @param source Name for error messages (the file path).
+ * @example
+ * ```ts
+ * import { decodeSafetensors } from "@cnnf/webgpu/nn";
+ * import assert from "node:assert/strict";
+ * assert.throws(() => decodeSafetensors(new Uint8Array(3), "bad.safetensors"), /bad\.safetensors/);
+ * ```
  */
 export function decodeSafetensors(
   bytes: Uint8Array,

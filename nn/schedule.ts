@@ -27,7 +27,18 @@ export interface ScheduleOptions {
   gamma?: number;
 }
 
-/** Drives an optimizer's learning rate from a step counter. */
+/**
+ * Drives an optimizer's learning rate from a step counter.
+ * @example
+ * ```ts
+ * import { Linear, LRScheduler, optim } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const opt = new optim.SGD(new Linear(2, 2).parameters(), { lr: 0.1 });
+ * const sched = new LRScheduler(opt, { kind: "cosine", totalSteps: 100 });
+ * for (let i = 0; i < 50; i++) sched.step(); // after each opt.step()
+ * assert.ok(Math.abs(opt.lr - 0.05) < 1e-9);
+ * ```
+ */
 export class LRScheduler {
   /** Base learning rate. */
   readonly baseLr: number;

@@ -11,7 +11,17 @@ import type { BackendName } from "../tensor/backend.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { HostTensor } from "./safetensors.ts";
 
-/** Reads tensors back to host form (one synchronisation). */
+/**
+ * Reads tensors back to host form (one synchronisation).
+ * @example
+ * ```ts
+ * import { Linear, toHost } from "@cnnf/webgpu/nn";
+ * import assert from "node:assert/strict";
+ * const host = await toHost(new Linear(3, 2).stateDict()); // one readback
+ * assert.deepEqual(host.weight.shape, [2, 3]);
+ * assert.equal(host.bias.dtype, "F32");
+ * ```
+ */
 export async function toHost(
   dict: Record<string, Tensor>,
 ): Promise<Record<string, HostTensor>> {
@@ -28,7 +38,21 @@ export async function toHost(
   }));
 }
 
-/** Uploads host tensors to a backend (default: the current one). */
+/**
+ * Uploads host tensors to a backend (default: the current one).
+ * @example
+ * ```ts
+ * import { fromHost, Linear } from "@cnnf/webgpu/nn";
+ * import assert from "node:assert/strict";
+ * const fc = new Linear(2, 1);
+ * const dict = fromHost({
+ *   weight: { dtype: "F32", shape: [1, 2], data: Float32Array.of(1, 1) },
+ *   bias: { dtype: "F32", shape: [1], data: Float32Array.of(0) },
+ * });
+ * fc.loadStateDict(dict);
+ * assert.deepEqual([...await fc.weight.data()], [1, 1]);
+ * ```
+ */
 export function fromHost(
   dict: Record<string, HostTensor>,
   backend?: BackendName,

@@ -62,6 +62,14 @@ function checkShape(op: string, shape: Shape): void {
   shape.forEach((d) => checkNonNegInt(op, "dimension", d));
 }
 
+function checkDtype(op: string, dtype: unknown): void {
+  if (dtype !== undefined && dtype !== "float32" && dtype !== "int32") {
+    throw new Error(
+      `${op}: unsupported dtype '${dtype}' (float32, int32)`,
+    );
+  }
+}
+
 function make(
   data: TypedArray,
   shape: Shape,
@@ -96,6 +104,7 @@ export function tensor(
   shape?: Shape,
   options: CreateOptions = {},
 ): Tensor {
+  checkDtype("tensor", options.dtype);
   let flat: TypedArray;
   let inferred: number[];
   const dtype = options.dtype ??
@@ -125,7 +134,15 @@ export function tensor(
   return make(flat, s, { ...options, dtype }, "tensor");
 }
 
-/** A tensor filled with `value`. */
+/**
+ * A tensor filled with `value`.
+ * @example
+ * ```ts
+ * import { full } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await full([2], 7).data()], [7, 7]);
+ * ```
+ */
 export function full(
   shape: Shape,
   value: number,
@@ -141,6 +158,7 @@ function fill(
   options: CreateOptions,
 ): Tensor {
   checkShape(op, shape);
+  checkDtype(op, options.dtype);
   const n = sizeOf(shape);
   const dtype = options.dtype ?? "float32";
   // Before the host array: an over-limit size fails at once, naming op.
@@ -150,22 +168,57 @@ function fill(
   return make(data, shape, options, op);
 }
 
-/** A tensor of zeros. */
+/**
+ * A tensor of zeros.
+ * @example
+ * ```ts
+ * import { zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const z = zeros([2, 3], { dtype: "int32" });
+ * assert.deepEqual([z.dtype, z.shape], ["int32", [2, 3]]);
+ * ```
+ */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
   return fill("zeros", shape, 0, options);
 }
 
-/** A tensor of ones. */
+/**
+ * A tensor of ones.
+ * @example
+ * ```ts
+ * import { ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(await ones([4]).sum().item(), 4);
+ * ```
+ */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
   return fill("ones", shape, 1, options);
 }
 
-/** A zero tensor shaped like `t` on its backend. */
+/**
+ * A zero tensor shaped like `t` on its backend.
+ * @example
+ * ```ts
+ * import { tensor, zerosLike } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const z = zerosLike(tensor([[1, 2]]));
+ * assert.deepEqual(await z.toArray(), [[0, 0]]);
+ * ```
+ */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype, backend: t.backend });
 }
 
-/** start, start+step, ... below end (int32 when all arguments are integers). */
+/**
+ * start, start+step, ... below end (int32 when all arguments are integers).
+ * @example
+ * ```ts
+ * import { arange } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...await arange(5).data()], [0, 1, 2, 3, 4]);
+ * assert.equal(arange(0, 1, 0.25).dtype, "float32");
+ * ```
+ */
 export function arange(
   start: number,
   end?: number,
@@ -174,6 +227,7 @@ export function arange(
 ): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0) throw new Error("arange: step must be non-zero");
+  checkDtype("arange", options.dtype);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const ints = [start, end, step].every(Number.isInteger);
   const dtype = options.dtype ?? (ints ? "int32" : "float32");
@@ -200,17 +254,49 @@ function draw(
   return t;
 }
 
-/** Uniform [0, 1) draws from the global seeded stream. */
+/**
+ * Uniform [0, 1) draws from the global seeded stream.
+ * @example
+ * ```ts
+ * import { init, rand } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 1 });
+ * const u = await rand([100]).data();
+ * assert.ok(u.every((v) => v >= 0 && v < 1));
+ * ```
+ */
 export function rand(shape: Shape, options: CreateOptions = {}): Tensor {
   return draw("uniform", shape, options);
 }
 
-/** Standard normal draws from the global seeded stream. */
+/**
+ * Standard normal draws from the global seeded stream.
+ * @example
+ * ```ts
+ * import { init, randn } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 1 });
+ * const a = await randn([3]).data();
+ * await init({ backend: "cpu", seed: 1 });
+ * assert.deepEqual(await randn([3]).data(), a); // same seed, same draw
+ * ```
+ */
 export function randn(shape: Shape, options: CreateOptions = {}): Tensor {
   return draw("normal", shape, options);
 }
 
-/** 1 with probability `p` (a number or a tensor of probabilities), else 0. */
+/**
+ * 1 with probability `p` (a number or a tensor of probabilities), else 0.
+ * @example
+ * ```ts
+ * import { bernoulli, init } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 0 });
+ * const m = await bernoulli(0.5, [1000]).data();
+ * const ones = [...m].reduce((s, v) => s + v, 0);
+ * assert.ok(ones > 400 && ones < 600);
+ * ```
+ */
 export function bernoulli(p: number | Tensor, shape?: Shape): Tensor {
   const s = typeof p === "number" ? shape : p.shape;
   if (!s) throw new Error("bernoulli: shape is required with a scalar p");
@@ -223,7 +309,17 @@ export function bernoulli(p: number | Tensor, shape?: Shape): Tensor {
   return r;
 }
 
-/** A random draw at an explicit stream position (reproducible anywhere). */
+/**
+ * A random draw at an explicit stream position (reproducible anywhere).
+ * @example
+ * ```ts
+ * import { randomAt } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * // The same stream position gives the same draw, whatever came before.
+ * const a = await randomAt("normal", [4], 9, 100).data();
+ * assert.deepEqual(await randomAt("normal", [4], 9, 100).data(), a);
+ * ```
+ */
 export function randomAt(
   kind: "uniform" | "normal",
   shape: Shape,

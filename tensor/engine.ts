@@ -24,6 +24,7 @@ import {
   WebGpuBackend,
 } from "./backend.ts";
 import { type AttrsOf, type OpName, OPS } from "./ops/table.ts";
+import { noteIntRange } from "./labels.ts";
 import type { OpDef } from "./ops/types.ts";
 import type { DType, Shape, TypedArray } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
@@ -110,7 +111,15 @@ export async function webgpuBackend(
   return state.webgpu;
 }
 
-/** Whether a WebGPU adapter exists, and whether it is a software fallback. */
+/**
+ * Whether a WebGPU adapter exists, and whether it is a software fallback.
+ * @example
+ * ```ts
+ * import { probeWebGpu } from "@cnnf/webgpu";
+ * const p = await probeWebGpu();
+ * console.log(p.available ? `${p.description} (fallback: ${p.fallback})` : "no WebGPU");
+ * ```
+ */
 export async function probeWebGpu(): Promise<
   { available: boolean; fallback: boolean; description: string }
 > {
@@ -129,6 +138,15 @@ export async function probeWebGpu(): Promise<
  * WebGPU on a hardware adapter and the CPU backend when the only adapter is
  * a software fallback (slower than plain JavaScript).
  * @returns The chosen backend's name.
+ * @example
+ * ```ts
+ * import { currentBackend, init } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // "auto" picks WebGPU on a hardware GPU, else the CPU backend.
+ * const chosen = await init({ backend: "cpu", seed: 0 });
+ * assert.equal(chosen, "cpu");
+ * assert.equal(currentBackend(), "cpu");
+ * ```
  */
 export async function init(options: InitOptions = {}): Promise<BackendName> {
   const choice = options.backend ?? "auto";
@@ -157,7 +175,16 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
   return state.backend.name;
 }
 
-/** The default backend's name. */
+/**
+ * The default backend's name.
+ * @example
+ * ```ts
+ * import { currentBackend, init } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * assert.equal(currentBackend(), "cpu");
+ * ```
+ */
 export function currentBackend(): BackendName {
   return state.backend.name;
 }
@@ -193,23 +220,71 @@ export function withFloat64<T>(fn: () => T): T {
 /**
  * Memory counters of a backend (default: the current one): live and pooled
  * buffers and everything else the device holds.
+ * @example
+ * ```ts
+ * import { init, memoryStats, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const before = memoryStats().liveBuffers;
+ * const z = zeros([1024]);
+ * assert.equal(memoryStats().liveBuffers, before + 1);
+ * z.dispose();
+ * assert.equal(memoryStats().liveBuffers, before);
+ * ```
  */
 export function memoryStats(name?: BackendName): MemoryStats {
   return backendObject(name).stats();
 }
 
-/** Resets the global random stream. */
+/**
+ * Resets the global random stream.
+ * @example
+ * ```ts
+ * import { init, manualSeed, rand } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * manualSeed(42);
+ * const a = await rand([2]).data();
+ * manualSeed(42);
+ * assert.deepEqual(await rand([2]).data(), a);
+ * ```
+ */
 export function manualSeed(seed: number): void {
   state.seed = seed >>> 0;
   state.offset = 0;
 }
 
-/** The random stream's position (for checkpoints). */
+/**
+ * The random stream's position (for checkpoints).
+ * @example
+ * ```ts
+ * import { init, rand, rngState, setRngState } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 3 });
+ * const saved = rngState(); // e.g. into a checkpoint
+ * const a = await rand([2]).data();
+ * setRngState(saved);
+ * assert.deepEqual(await rand([2]).data(), a);
+ * ```
+ */
 export function rngState(): { seed: number; offset: number } {
   return { seed: state.seed, offset: state.offset };
 }
 
-/** Restores a position saved by `rngState`. */
+/**
+ * Restores a position saved by `rngState`.
+ * @example
+ * ```ts
+ * import { init, rand, rngState, setRngState } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu", seed: 3 });
+ * rand([5]).dispose();
+ * const at = rngState();
+ * const a = await rand([2]).data();
+ * setRngState(at);
+ * assert.deepEqual(await rand([2]).data(), a);
+ * ```
+ */
 export function setRngState(s: { seed: number; offset: number }): void {
   state.seed = s.seed >>> 0;
   state.offset = s.offset;
@@ -240,7 +315,22 @@ export function track(t: Tensor): void {
   if (s) s.add(t);
 }
 
-/** Removes a tensor from every open scope, so scope exit keeps it. */
+/**
+ * Removes a tensor from every open scope, so scope exit keeps it.
+ * @example
+ * ```ts
+ * import { init, keep, type Tensor, tensor, tidy } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([1, 2, 3]);
+ * let total: Tensor | null = null;
+ * tidy(() => {
+ *   x.mul(2).sum(); // freed at the end of the scope
+ *   total = keep(x.mul(2).sum()); // survives it
+ * });
+ * assert.equal(await total!.item(), 12);
+ * ```
+ */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of state.scopes) s.delete(t);
   return t;
@@ -254,19 +344,52 @@ function collect(v: unknown, out: Set<Tensor>): void {
   }
 }
 
+const ASYNC_TIDY = "tidy: the function is async, but a scope must end " +
+  "before its tensors are freed; keep the tensor work synchronous inside " +
+  "tidy and await outside it: `const out = tidy(() => f(x)); " +
+  "await out.data();`";
+
 /**
  * Runs `fn` and disposes every tensor created inside it, except the tensors
  * it returns (found in arrays and plain objects) and those passed to `keep`.
- * Synchronous functions only.
+ * Scopes nest. Synchronous functions only: an async function throws (its
+ * tensors would be freed while it still runs).
+ * @example A training step whose intermediates are freed
+ * ```ts
+ * import { init, memoryStats, randn, tidy } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ *
+ * await init({ backend: "cpu", seed: 0 });
+ * const x = randn([4, 4]);
+ * const f = () => x.mul(2).add(1).relu().sum(); // 3 temporaries
+ * tidy(f).dispose(); // the first run caches the constants 2 and 1
+ * const before = memoryStats().liveBuffers;
+ * const total = tidy(f);
+ * assert.equal(memoryStats().liveBuffers, before + 1); // only `total` lives
+ * total.dispose();
+ * ```
  */
 export function tidy<T>(fn: () => T): T {
+  if (fn.constructor?.name === "AsyncFunction") throw new Error(ASYNC_TIDY);
   const scope = new Set<Tensor>();
   state.scopes.push(scope);
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // A step that throws must not leak what it made so far.
     state.scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  state.scopes.pop();
+  if (result instanceof Promise) {
+    // A plain function that returned a promise: its tensors may still be in
+    // use, so keep them alive (into the parent scope) and refuse.
+    const parent = state.scopes[state.scopes.length - 1];
+    if (parent) { for (const t of scope) parent.add(t); }
+    result.catch(() => {});
+    throw new Error(ASYNC_TIDY);
   }
   const survivors = new Set<Tensor>();
   collect(result, survivors);
@@ -389,6 +512,7 @@ export function fromData(
   const b = backendObject(backend);
   const dtype: DType = data instanceof Int32Array ? "int32" : "float32";
   const storage = new Storage(b, b.upload(data, op), dtype, data.length);
+  if (data instanceof Int32Array) noteIntRange(storage, data);
   return new Tensor(storage, shape, dtype, false);
 }
 
@@ -442,7 +566,18 @@ export function constant(
   return new Tensor(s.retain(), [], dtype, false);
 }
 
-/** Reads several tensors back with one synchronisation. */
+/**
+ * Reads several tensors back with one synchronisation.
+ * @example
+ * ```ts
+ * import { init, readAll, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([1, 2]);
+ * const [s, m] = await readAll([x.sum(), x.max()]); // one synchronisation
+ * assert.deepEqual([s[0], m[0]], [3, 2]);
+ * ```
+ */
 export async function readAll(tensors: Tensor[]): Promise<TypedArray[]> {
   const byBackend = new Map<Backend, number[]>();
   tensors.forEach((t, i) => {
@@ -463,7 +598,17 @@ export async function readAll(tensors: Tensor[]): Promise<TypedArray[]> {
   return out;
 }
 
-/** Waits for all queued GPU work (benchmarks); a no-op on the CPU. */
+/**
+ * Waits for all queued GPU work (benchmarks); a no-op on the CPU.
+ * @example
+ * ```ts
+ * import { init, randn, sync } from "@cnnf/webgpu";
+ * await init({ backend: "cpu" });
+ * const y = randn([64, 64]).matmul(randn([64, 64]));
+ * await sync(); // all queued GPU work done (a no-op on the CPU)
+ * y.dispose();
+ * ```
+ */
 export async function sync(): Promise<void> {
   if (state.webgpu) await state.webgpu.runtime.sync();
 }

@@ -8,6 +8,7 @@
 
 import { tidy } from "./engine.ts";
 import { arange } from "./creation.ts";
+import { checkClassLabels } from "./labels.ts";
 import { fmt, normAxis } from "./shape.ts";
 import {
   avgPool2dT,
@@ -91,6 +92,14 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 /**
  * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, kh, kw]
  * (PyTorch's layout): the input-gradient of `conv2d` with that weight.
+ * @example
+ * ```ts
+ * import { convTranspose2d, ones } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * // [N, Cin, H, W] with weight [Cin, Cout, kH, kW]
+ * const y = convTranspose2d(ones([1, 2, 3, 3]), ones([2, 4, 2, 2]), { stride: 2 });
+ * assert.deepEqual(y.shape, [1, 4, 6, 6]);
+ * ```
  */
 export function convTranspose2d(
   x: Tensor,
@@ -128,7 +137,19 @@ function poolGeom(o: PoolOptions) {
   };
 }
 
-/** Max pool returning values and int32 argmax indices (flat in each H*W plane). */
+/**
+ * Max pool returning values and int32 argmax indices (flat in each H*W plane).
+ * @example
+ * ```ts
+ * import { maxPool2dWithIndices, maxUnpool2d, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([1, 5, 2, 3, 4, 0, 8, 6, 7, 1, 2, 3, 0, 9, 4, 5], [1, 1, 4, 4]);
+ * const { output, indices } = maxPool2dWithIndices(x, { kernelSize: 2 });
+ * assert.deepEqual(await output.toArray(), [[[[5, 8], [9, 5]]]]);
+ * const back = maxUnpool2d(output, indices, { kernelSize: 2 });
+ * assert.deepEqual(back.shape, [1, 1, 4, 4]);
+ * ```
+ */
 export function maxPool2dWithIndices(
   x: Tensor,
   options: PoolOptions,
@@ -138,7 +159,17 @@ export function maxPool2dWithIndices(
   return { output: poolGatherT(x, indices, g), indices };
 }
 
-/** Min pool (= -maxpool(-x), first index on ties) with argmin indices. */
+/**
+ * Min pool (= -maxpool(-x), first index on ties) with argmin indices.
+ * @example
+ * ```ts
+ * import { minPool2dWithIndices } from "@cnnf/webgpu/internals";
+ * import { tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const { output } = minPool2dWithIndices(tensor([4, 2, 3, 1], [1, 1, 2, 2]), { kernelSize: 2 });
+ * assert.equal(await output.item(), 1);
+ * ```
+ */
 export function minPool2dWithIndices(
   x: Tensor,
   options: PoolOptions,
@@ -148,7 +179,16 @@ export function minPool2dWithIndices(
   return { output: poolGatherT(x, indices, g), indices };
 }
 
-/** 2-D max pooling. */
+/**
+ * 2-D max pooling.
+ * @example
+ * ```ts
+ * import { maxPool2d, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([1, 2, 3, 4], [1, 1, 2, 2]);
+ * assert.equal(await maxPool2d(x, { kernelSize: 2 }).item(), 4);
+ * ```
+ */
 export function maxPool2d(x: Tensor, options: PoolOptions): Tensor {
   const { output, indices } = maxPool2dWithIndices(x, options);
   indices.dispose();
@@ -164,6 +204,15 @@ export interface UnpoolOptions extends PoolOptions {
 /**
  * Inverse of max pooling: places x's values at `indices` (from
  * `maxPool2dWithIndices` with the same geometry), zeros elsewhere.
+ * @example
+ * ```ts
+ * import { maxPool2dWithIndices, maxUnpool2d, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([1, 2, 4, 3], [1, 1, 2, 2]);
+ * const { output, indices } = maxPool2dWithIndices(x, { kernelSize: 2 });
+ * const y = maxUnpool2d(output, indices, { kernelSize: 2 });
+ * assert.deepEqual([...await y.data()], [0, 0, 4, 0]);
+ * ```
  */
 export function maxUnpool2d(
   x: Tensor,
@@ -184,7 +233,16 @@ export interface AvgPoolOptions extends PoolOptions {
   countIncludePad?: boolean;
 }
 
-/** 2-D average pooling. */
+/**
+ * 2-D average pooling.
+ * @example
+ * ```ts
+ * import { avgPool2d, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([1, 2, 3, 4], [1, 1, 2, 2]);
+ * assert.equal(await avgPool2d(x, { kernelSize: 2 }).item(), 2.5);
+ * ```
+ */
 export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
   return avgPool2dT(x, {
     ...poolGeom(options),
@@ -192,7 +250,16 @@ export function avgPool2d(x: Tensor, options: AvgPoolOptions): Tensor {
   });
 }
 
-/** Nearest-neighbour upsampling of [N, C, H, W] by an integer factor. */
+/**
+ * Nearest-neighbour upsampling of [N, C, H, W] by an integer factor.
+ * @example
+ * ```ts
+ * import { tensor, upsampleNearest } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const y = upsampleNearest(tensor([1, 2], [1, 1, 1, 2]), 2);
+ * assert.deepEqual(await y.toArray(), [[[[1, 1, 2, 2], [1, 1, 2, 2]]]]);
+ * ```
+ */
 export function upsampleNearest(x: Tensor, scale: Pair): Tensor {
   const [sh, sw] = pair(scale, 1);
   if (x.rank !== 4) {
@@ -214,7 +281,16 @@ export function upsampleNearest(x: Tensor, scale: Pair): Tensor {
   );
 }
 
-/** One-hot encoding of int32 labels: shape [...labels.shape, numClasses]. */
+/**
+ * One-hot encoding of int32 labels: shape [...labels.shape, numClasses].
+ * @example
+ * ```ts
+ * import { oneHot, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const y = tensor([2, 0], [2], { dtype: "int32" });
+ * assert.deepEqual(await oneHot(y, 3).toArray(), [[0, 0, 1], [1, 0, 0]]);
+ * ```
+ */
 export function oneHot(labels: Tensor, numClasses: number): Tensor {
   if (labels.dtype !== "int32") {
     throw new Error(`oneHot: labels must be int32, got ${labels.dtype}`);
@@ -233,6 +309,14 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
 /**
  * Picks entries of x along `axis` at int32 `indices` (torch.gather);
  * indices has x's rank and shape except along `axis`.
+ * @example
+ * ```ts
+ * import { gather, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([[10, 11, 12], [20, 21, 22]]);
+ * const idx = tensor([[2], [0]], [2, 1], { dtype: "int32" });
+ * assert.deepEqual(await gather(x, idx, 1).toArray(), [[12], [20]]);
+ * ```
  */
 export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
   const a = normAxis("gather", axis, x.rank);
@@ -260,7 +344,16 @@ export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
   });
 }
 
-/** log(softmax(x)) along an axis, computed stably. */
+/**
+ * log(softmax(x)) along an axis, computed stably.
+ * @example
+ * ```ts
+ * import { logSoftmax, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const l = await logSoftmax(tensor([0, 0])).data();
+ * assert.ok(Math.abs(l[0] - Math.log(0.5)) < 1e-6);
+ * ```
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normAxis("logSoftmax", axis, x.rank);
   return tidy(() => {
@@ -270,7 +363,16 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
-/** Softmax along an axis. */
+/**
+ * Softmax along an axis.
+ * @example
+ * ```ts
+ * import { softmax, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const p = await softmax(tensor([[1, 1, 1, 1]])).data();
+ * assert.ok(p.every((v) => Math.abs(v - 0.25) < 1e-6));
+ * ```
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
   return tidy(() => logSoftmax(x, axis).exp());
 }
@@ -286,29 +388,35 @@ function reduce(v: Tensor, r: Reduction, op: string): Tensor {
 }
 
 /**
- * Cross entropy of logits [N, C] against int32 labels [N].
+ * Cross entropy of logits [N, C] against int32 class indices [N] — the
+ * training loss (`torch.nn.functional.cross_entropy`). The mean over the
+ * batch by default; `{ reduction: "none" }` gives the per-example losses
+ * that attacks maximise. Labels outside [0, C), non-int32 labels and a
+ * length mismatch are errors.
  * @param options reduction: "mean" (default), "sum" or "none".
+ * @example Mean and per-example losses
+ * ```ts
+ * import { crossEntropy, init, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ *
+ * await init({ backend: "cpu" });
+ * const logits = tensor([[2, 0, 0], [0, 0, 2]]);
+ * const y = tensor([0, 2], [2], { dtype: "int32" });
+ * const each = await crossEntropy(logits, y, { reduction: "none" }).data();
+ * const mean = await crossEntropy(logits, y).item();
+ * assert.ok(Math.abs(mean - (each[0] + each[1]) / 2) < 1e-6);
+ * assert.throws(
+ *   () => crossEntropy(logits, tensor([0, 3], [2], { dtype: "int32" })),
+ *   /label 3 is out of range for 3 classes/,
+ * );
+ * ```
  */
 export function crossEntropy(
   logits: Tensor,
   labels: Tensor,
   options: { reduction?: Reduction } = {},
 ): Tensor {
-  if (logits.rank !== 2) {
-    throw new Error(
-      `crossEntropy: logits must be [N, C], got ${fmt(logits.shape)}`,
-    );
-  }
-  if (labels.dtype !== "int32") {
-    throw new Error(`crossEntropy: labels must be int32, got ${labels.dtype}`);
-  }
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new Error(
-      `crossEntropy: labels ${fmt(labels.shape)} do not match logits ${
-        fmt(logits.shape)
-      }`,
-    );
-  }
+  checkClassLabels("crossEntropy", logits, labels);
   return tidy(() => {
     const logp = logSoftmax(logits, 1);
     const picked = logp.mul(oneHot(labels, logits.shape[1])).sum(1);
@@ -316,7 +424,15 @@ export function crossEntropy(
   });
 }
 
-/** Mean squared error (same shapes; reduction "mean" by default). */
+/**
+ * Mean squared error (same shapes; reduction "mean" by default).
+ * @example
+ * ```ts
+ * import { mseLoss, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(await mseLoss(tensor([1, 2]), tensor([1, 4])).item(), 2);
+ * ```
+ */
 export function mseLoss(
   a: Tensor,
   b: Tensor,
@@ -333,24 +449,59 @@ export function mseLoss(
   });
 }
 
-/** `a` where cond is non-zero, else `b` (broadcasting). */
+/**
+ * `a` where cond is non-zero, else `b` (broadcasting).
+ * @example
+ * ```ts
+ * import { tensor, where } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const x = tensor([-1, 2, -3]);
+ * assert.deepEqual([...await where(x.gt(0), x, 0).data()], [0, 2, 0]);
+ * ```
+ */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return whereT(cond, a, b);
 }
 
-/** Joins tensors along an existing axis. */
+/**
+ * Joins tensors along an existing axis.
+ * @example
+ * ```ts
+ * import { concat, ones, zeros } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(concat([ones([2, 3]), zeros([1, 3])], 0).shape, [3, 3]);
+ * ```
+ */
 export function concat(xs: Tensor[], axis = 0): Tensor {
   return concatT(xs, axis);
 }
 
-/** Joins tensors along a new axis. */
+/**
+ * Joins tensors along a new axis.
+ * @example
+ * ```ts
+ * import { ones, stack } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(stack([ones([3]), ones([3])]).shape, [2, 3]);
+ * ```
+ */
 export function stack(xs: Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error("stack: no inputs");
   const a = normAxis("stack", axis, xs[0].rank + 1);
   return tidy(() => concatT(xs.map((x) => x.unsqueeze(a)), a));
 }
 
-/** Splits along an axis into pieces of the given sizes (or n equal parts). */
+/**
+ * Splits along an axis into pieces of the given sizes (or n equal parts).
+ * @example
+ * ```ts
+ * import { arange, split } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const [a, b] = split(arange(5), [2, 3]);
+ * assert.deepEqual([...await b.data()], [2, 3, 4]);
+ * assert.equal(a.size, 2);
+ * ```
+ */
 export function split(
   x: Tensor,
   sizes: number | readonly number[],

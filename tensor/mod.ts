@@ -1,6 +1,7 @@
 /**
  * Tensors on WebGPU or the CPU: creation, the op methods on `Tensor`, the
  * neural-network functions, backend selection and memory management.
+ * Storage, backends and the op table are in `./internals`.
  *
  * @example Elementwise math and a reduction
  * ```ts
@@ -15,22 +16,7 @@
  * @module
  */
 
-export {
-  type Backend,
-  type BackendName,
-  CpuBackend,
-  type MemoryStats,
-  Storage,
-  WebGpuBackend,
-} from "./backend.ts";
-export type {
-  GpuPlan,
-  GpuProgram,
-  GradCtx,
-  KernelArgs,
-  OpDef,
-  TensorInfo,
-} from "./ops/types.ts";
+export type { BackendName, MemoryStats } from "./backend.ts";
 export {
   type BackendChoice,
   currentBackend,
@@ -44,9 +30,7 @@ export {
   rngState,
   setRngState,
   sync,
-  type TapeNode,
   tidy,
-  webgpuBackend,
 } from "./engine.ts";
 export {
   arange,
@@ -61,6 +45,8 @@ export {
   zeros,
   zerosLike,
 } from "./creation.ts";
+export { randint, type RandintOptions } from "./randint.ts";
+export { step, type StepOutput, type StepResult } from "./step.ts";
 export {
   avgPool2d,
   type AvgPoolOptions,

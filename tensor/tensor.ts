@@ -6,7 +6,13 @@
  * @module
  */
 
+// The one import against the layer order: `backward()` is a Tensor method,
+// and a static import (used only at call time, so load order does not
+// matter) makes it work whichever entry point was imported, where a
+// registration done as a side effect of importing autograd/ did not.
+import { computeGrads } from "../autograd/backward.ts";
 import type { Storage } from "./backend.ts";
+import { describeTensor } from "./inspect.ts";
 import type { BackendName } from "./backend.ts";
 import {
   apply,
@@ -41,26 +47,42 @@ import {
 /** A tensor or a number (broadcast as a scalar of the tensor's dtype). */
 export type TensorLike = Tensor | number;
 
-type BackwardFn = (root: Tensor, grad?: Tensor) => void;
-let backwardImpl: BackwardFn | null = null;
-
-/** Installs the autograd engine's `backward` (done by `autograd/`). */
-export function registerBackward(fn: BackwardFn): void {
-  backwardImpl = fn;
-}
-
 /** Nested number arrays, as returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
 
-/** An n-dimensional array with reverse-mode autodiff. */
+/**
+ * An n-dimensional array with reverse-mode autodiff.
+ * @example Creating, computing, reading back and freeing
+ * ```ts
+ * import { init, tensor } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([[1, 2], [3, 4]]); // float32 [2, 2]
+ * const y = x.mul(2).add(1).sum(1); // ops chain and return at once
+ * // Three ways to read back, each one synchronisation:
+ * assert.deepEqual([...await y.data()], [8, 16]); // flat typed array
+ * assert.deepEqual(await y.toArray(), [8, 16]); // nested arrays
+ * assert.equal(await y.sum().item(), 24); // one number
+ * console.log(x); // Tensor(float32 [2, 2] cpu) [[1., 2.], [3., 4.]]
+ * x.dispose(); // or `using x = ...`, or a tidy()/step() scope
+ * y.dispose();
+ * ```
+ */
 export class Tensor {
   /** The shape. */
   readonly shape: Shape;
   /** The element type. */
   readonly dtype: DType;
-  /** Refcounted data (shared by views). */
+  /**
+   * Refcounted data (shared by views); engine internal.
+   * @ignore
+   */
   storage: Storage;
-  /** The tape node that produced this tensor (null for leaves). */
+  /**
+   * The tape node that produced this tensor (null for leaves); engine
+   * internal.
+   * @ignore
+   */
   node: TapeNode | null = null;
   /** Whether gradients are accumulated into `.grad` (leaves only). */
   requiresGrad: boolean;
@@ -116,6 +138,21 @@ export class Tensor {
       this.grad = null;
     }
   }
+  /**
+   * dtype, shape, backend and, when the values are on the host (the CPU
+   * backend), a preview of them; never reads a GPU buffer back.
+   * @example
+   * ```ts
+   * import { init, tensor } from "@cnnf/webgpu";
+   * import assert from "node:assert/strict";
+   *
+   * await init({ backend: "cpu" });
+   * assert.equal(String(tensor([[1, 2], [3, 4]])), "Tensor(float32 [2, 2] cpu) [[1., 2.], [3., 4.]]");
+   * ```
+   */
+  toString(): string {
+    return describeTensor(this);
+  }
   /** Same as `dispose()`, so `using t = ...` works. */
   [Symbol.dispose](): void {
     this.dispose();
@@ -150,8 +187,7 @@ export class Tensor {
 
   /** Computes gradients of this (scalar) tensor into the leaves' `.grad`. */
   backward(grad?: Tensor): void {
-    if (!backwardImpl) throw new Error("backward: autograd module not loaded");
-    backwardImpl(this, grad);
+    computeGrads(this, { grad });
   }
 
   /** A tensor sharing this data, cut from the tape. */
@@ -528,12 +564,16 @@ export class Tensor {
   matmul(o: Tensor): Tensor {
     return matmulT(this, o, { transA: false, transB: false });
   }
-
-  /** Short description for debugging. */
-  toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.dtype}, ${this.backend})`;
-  }
 }
+
+// `console.log(t)` and `Deno.inspect(t)` show a summary, not the internal
+// storage and tape handles; set on the prototype so the method needs no
+// computed class member (and stays out of the documented surface).
+Object.defineProperty(Tensor.prototype, Symbol.for("Deno.customInspect"), {
+  value(this: Tensor): string {
+    return describeTensor(this);
+  },
+});
 
 /** `pad` primitive. */
 export function padT(

@@ -45,7 +45,20 @@ export interface TableRow {
   examples: Record<string, number>;
 }
 
-/** Test data in the attacks' host form. */
+/**
+ * Test data in the attacks' host form.
+ * @example
+ * ```ts
+ * import { evalData } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const d = evalData({
+ *   images: Uint8Array.of(0, 255), labels: Uint8Array.of(1), n: 1,
+ *   shape: [1, 1, 2], classes: ["a", "b"], source: "toy",
+ * });
+ * assert.deepEqual([...d.images], [-1, 1]); // scaled to [-1, 1]
+ * assert.deepEqual([...d.labels], [1]);
+ * ```
+ */
 export function evalData(
   ds: Dataset,
 ): { images: Float32Array; labels: Int32Array; shape: number[] } {
@@ -226,7 +239,18 @@ export function makeAttack(name: string, t: Target, cfg: TrainConfig): Attack {
   }
 }
 
-/** Formats rows as a fixed-width text table (accuracy in %). */
+/**
+ * Formats rows as a fixed-width text table (accuracy in %).
+ * @example
+ * ```ts
+ * import { formatTable } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const t = formatTable([
+ *   { model: "cnnf", rule: "average", values: { clean: 0.775 }, examples: { clean: 200 } },
+ * ], ["clean", "pgd-first"]);
+ * assert.match(t, /cnnf\s+average\s+77\.50/);
+ * ```
+ */
 export function formatTable(
   rows: TableRow[],
   columns: readonly string[],

@@ -40,7 +40,22 @@ export async function readFileNamed(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Saves tensors as a safetensors file, atomically. */
+/**
+ * Saves tensors as a safetensors file, atomically.
+ * @example
+ * ```ts
+ * import { loadSafetensors, saveSafetensors } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await saveSafetensors(path, {
+ *   w: { dtype: "F32", shape: [2], data: Float32Array.of(1, 2) },
+ * }, { step: "3" });
+ * const { tensors, metadata } = await loadSafetensors(path);
+ * assert.deepEqual([...tensors.w.data], [1, 2]);
+ * assert.equal(metadata.step, "3");
+ * await Deno.remove(path);
+ * ```
+ */
 export async function saveSafetensors(
   path: string,
   tensors: Record<string, HostTensor>,
@@ -49,7 +64,15 @@ export async function saveSafetensors(
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Loads a safetensors file; errors name the path and the key. */
+/**
+ * Loads a safetensors file; errors name the path and the key.
+ * @example
+ * ```ts
+ * import { loadSafetensors } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await assert.rejects(() => loadSafetensors("/nonexistent.safetensors"), /file not found: \/nonexistent/);
+ * ```
+ */
 export async function loadSafetensors(
   path: string,
 ): Promise<DecodedSafetensors> {

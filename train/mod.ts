@@ -1,7 +1,8 @@
 /**
  * Training and evaluation: presets and configuration, the training loop with
  * checkpoints and exact resumption, the evaluation table, metrics files and
- * the HTML report. Datasets are in `./data`.
+ * the HTML report. Datasets are in `./data`; the CLI's own plumbing (flag
+ * parsing, progress rendering, PNG encoding) is not exported.
  *
  * @example A preset, overridden
  * ```ts
@@ -41,43 +42,15 @@ export {
   type RunPosition,
   saveCheckpoint,
 } from "./checkpoint.ts";
-export {
-  loadSafetensors,
-  readFileNamed,
-  removeStaleTemps,
-  saveSafetensors,
-  writeFileAtomic,
-} from "./files.ts";
-export {
-  fitLine,
-  formatDuration,
-  type ProgressEvent,
-  ProgressPrinter,
-} from "./progress.ts";
-export {
-  columnCost,
-  describePlan,
-  type PlanPhase,
-  planRun,
-  rowColumns,
-  RunClock,
-} from "./plan.ts";
-export {
-  checkResume,
-  type ConfigDifference,
-  configDifferences,
-  flagOf,
-  RESUME_ALLOWED,
-  RESUME_FREE,
-} from "./resume.ts";
-export { ensureRuntimeDir } from "./runtime_dir.ts";
+export { loadSafetensors, saveSafetensors } from "./files.ts";
+export { load, save, type SaveOptions } from "./save.ts";
+export type { ProgressEvent } from "./progress.ts";
 export {
   type CurvePoint,
   renderReport,
   type ReportData,
   type ReportExample,
 } from "./report.ts";
-export { base64, encodePng, imageDataUrl } from "./png.ts";
 export {
   evalData,
   evaluateRow,
@@ -87,16 +60,34 @@ export {
   type TableRow,
 } from "./evaluate.ts";
 export {
-  evalSeed,
   loadData,
   type RunHooks,
   type RunResult,
   runTraining,
   sampleDataset,
 } from "./run.ts";
-export {
-  CONFIG_FLAGS,
-  configFromFlags,
-  type Flags,
-  UsageError,
-} from "./flags.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { CNNFBase } from "../cnnf/model.ts";
+export type { Module } from "../nn/module.ts";
+export type { Optimizer } from "../nn/optim.ts";
+export type { LRScheduler } from "../nn/schedule.ts";
+export type { DecodedSafetensors, HostTensor } from "../nn/safetensors.ts";
+export type { Dataset } from "./data/dataset.ts";
+export type { EvalProgress } from "../attacks/evaluate.ts";
+export type { AdaPool } from "../cnnf/layers.ts";
+export type { AdaReLU } from "../cnnf/layers.ts";
+export type { FeedbackResult } from "../cnnf/model.ts";
+export type { ForwardResult } from "../cnnf/model.ts";
+export type { LatentSnapshot } from "../cnnf/layers.ts";
+export type { LoadOptions } from "../nn/module.ts";
+export type { ScheduleOptions } from "../nn/schedule.ts";
+export type { Tensor } from "../tensor/tensor.ts";
+export type { BackendName } from "../tensor/backend.ts";
+export type { DType } from "../tensor/shape.ts";
+export type { FeedbackLayer } from "../cnnf/layers.ts";
+export type { NestedArray } from "../tensor/tensor.ts";
+export type { ScheduleKind } from "../nn/schedule.ts";
+export type { Shape } from "../tensor/shape.ts";
+export type { TensorLike } from "../tensor/tensor.ts";
+export type { TypedArray } from "../tensor/shape.ts";

@@ -6,14 +6,8 @@
  */
 
 import "../../autograd/mod.ts";
-import {
-  Dropout,
-  Linear,
-  Module,
-  ReLU,
-  Sequential,
-  SGD,
-} from "../../nn/mod.ts";
+import { Dropout, Linear, Module, ReLU, Sequential } from "../../nn/mod.ts";
+import { SGD } from "../../nn/optim.ts";
 import type { CNNFBase } from "../../cnnf/mod.ts";
 import {
   type BackendName,

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  computeGrads,
-  grad,
-  gradcheck,
-  noGrad,
-  valueAndGrad,
-} from "../../autograd/mod.ts";
+import { grad, gradcheck, noGrad, valueAndGrad } from "../../autograd/mod.ts";
+import { computeGrads } from "../../internals.ts";
 import { memoryStats, tensor, tidy } from "../../tensor/mod.ts";
 import { assertClose, randomData, testBackends } from "../_util.ts";
 
@@ -164,5 +159,25 @@ testBackends(
       (v) => Math.tanh(v) + v * (1 - Math.tanh(v) ** 2),
     );
     assertClose(g, want, { atol: 1e-5, rtol: 1e-4 });
+  },
+);
+
+testBackends(
+  "backward() outside any scope leaves only the gradients",
+  async () => {
+    const w = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const run = () => {
+      const l = w.sum(); // no intermediate of our own
+      l.backward();
+      l.dispose();
+      w.grad!.dispose();
+      w.grad = null;
+    };
+    run(); // caches the constants of the seed gradient
+    const before = memoryStats().liveBuffers;
+    for (let i = 0; i < 5; i++) run();
+    assert.equal(memoryStats().liveBuffers, before);
+    w.dispose();
+    await Promise.resolve();
   },
 );

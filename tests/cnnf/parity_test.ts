@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clipGradNorm, SGD } from "../../nn/mod.ts";
+import { clipGradNorm, SGD } from "../../nn/optim.ts";
 import {
   CNNF,
   cnnfAdvLoss,

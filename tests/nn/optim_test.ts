@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  Adam,
-  clipGradNorm,
-  LRScheduler,
-  type Optimizer,
-  SGD,
-} from "../../nn/mod.ts";
+import { LRScheduler } from "../../nn/mod.ts";
+import { Adam, clipGradNorm, type Optimizer, SGD } from "../../nn/optim.ts";
 import { type Tensor, tensor } from "../../tensor/mod.ts";
 import { assertClose, testBackends } from "../_util.ts";
 import { fixture } from "../cnnf/_fixtures.ts";

@@ -60,7 +60,7 @@ testBackends("wrong dtypes name the op and the dtype", () => {
   oneLine(() => labels.exp(), /^exp: expected float32 input, got int32$/);
   oneLine(
     () => crossEntropy(ones([2, 3]), ones([2])),
-    /^crossEntropy: labels must be int32, got float32$/,
+    /^crossEntropy: labels must be int32 class indices, got float32 /,
   );
   oneLine(
     () => ones([2]).add(labels),

