@@ -65,13 +65,20 @@ export {
 export { spsaGradient, type SPSAGradientOptions } from "./attacks/spsa.ts";
 export { squarePSelection } from "./attacks/square.ts";
 export {
+  type AdapterClass,
+  type AdapterInfoRecord,
   bucketSize,
   BufferPool,
+  type BufferPoolOptions,
+  classifyAdapter,
   type Dispatch,
+  formatBytes,
+  GpuAllocationError,
   GpuRuntime,
   type KernelSpec,
   type PoolStats,
   requestAdapter,
+  type RuntimeStats,
   summarizeAdapter,
 } from "./gpu/mod.ts";
 

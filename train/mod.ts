@@ -74,6 +74,7 @@ export type { Optimizer } from "../nn/optim.ts";
 export type { LRScheduler } from "../nn/schedule.ts";
 export type { DecodedSafetensors, HostTensor } from "../nn/safetensors.ts";
 export type { Dataset } from "./data/dataset.ts";
+export type { PlanPhase } from "./plan.ts";
 export type { EvalProgress } from "../attacks/evaluate.ts";
 export type { AdaPool } from "../cnnf/layers.ts";
 export type { AdaReLU } from "../cnnf/layers.ts";
