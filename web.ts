@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" />
 /**
  * The browser (and Node.js) entry: everything of `mod.ts` plus the parts of
  * `./train` and `./data` that are pure computation, namely the dataset

@@ -13,27 +13,55 @@ import {
   type HostTensor,
 } from "../nn/safetensors.ts";
 
+/**
+ * The slice of Deno's file API used here, typed locally: the root module's
+ * `save`/`load` reach this file, and the browser bundle (type-checked by
+ * plain `tsc` with the DOM library, where `Deno` is undeclared) must not
+ * depend on Deno's global types. Outside Deno the call fails by name.
+ */
+interface DenoFiles {
+  pid: number;
+  readFile(path: string): Promise<Uint8Array>;
+  writeFile(path: string, bytes: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  readDir(path: string): AsyncIterable<{ name: string; isFile: boolean }>;
+  errors: { NotFound: new (...args: never[]) => Error };
+}
+
+function denoFiles(path: string): DenoFiles {
+  const d = (globalThis as { Deno?: DenoFiles }).Deno;
+  if (!d) {
+    throw new Error(
+      `${path}: reading and writing files by path needs Deno; in a browser, use encodeSafetensors/decodeSafetensors on bytes`,
+    );
+  }
+  return d;
+}
+
 /** Writes bytes atomically: a crash leaves the old file or the new one. */
 export async function writeFileAtomic(
   path: string,
   bytes: Uint8Array,
 ): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
+  const fs = denoFiles(path);
+  const tmp = `${path}.tmp-${fs.pid}-${Date.now()}`;
   try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    await fs.remove(tmp).catch(() => {});
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }
 }
 
 /** Reads a file, with an error naming the path when it is missing. */
 export async function readFileNamed(path: string): Promise<Uint8Array> {
+  const fs = denoFiles(path);
   try {
-    return await Deno.readFile(path);
+    return await fs.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (e instanceof fs.errors.NotFound) {
       throw new Error(`file not found: ${path}`);
     }
     throw new Error(`cannot read ${path}: ${(e as Error).message}`);
@@ -84,18 +112,19 @@ export async function loadSafetensors(
  * between write and rename); returns their names. A missing folder has none.
  */
 export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const fs = denoFiles(dir);
   const removed: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) {
+    for await (const e of fs.readDir(dir)) {
       // Ours are `<name>.tmp-<pid>-<ms>`; a live writer of this process
       // is never running when a command starts.
       if (e.isFile && /\.tmp-\d+-\d+$/.test(e.name)) {
-        await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+        await fs.remove(`${dir}/${e.name}`).catch(() => {});
         removed.push(e.name);
       }
     }
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (!(e instanceof fs.errors.NotFound)) throw e;
   }
   return removed;
 }
