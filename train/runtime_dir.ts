@@ -15,7 +15,7 @@
  * the folder set, or null when the environment was fine.
  * @example
  * ```ts
- * import { ensureRuntimeDir } from "@cnnf/webgpu/train";
+ * import { ensureRuntimeDir } from "./runtime_dir.ts";
  * ensureRuntimeDir();
  * ```
  */
