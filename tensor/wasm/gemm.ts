@@ -1,0 +1,244 @@
+/**
+ * GEMM on the WebAssembly runtime: operands are packed from their typed
+ * arrays straight into the arena (A in strips of MR rows, B in panels of NR
+ * columns, both zero-padded, with K whole so the kernel can block it), the
+ * kernel fills a padded C in the arena, and the caller reads C out with the
+ * layout it needs (a plain matrix, a convolution's [N, C, H, W], col2im).
+ *
+ * Packing is where the layouts of matmul (transposed operands) and the
+ * convolutions (patches gathered on the fly) are absorbed, so the kernel
+ * only ever sees one format.
+ *
+ * @module
+ */
+
+import { GEMM_ARGS, MR, NR } from "./gemm_kernel.ts";
+import { KERNEL, type WasmRuntime } from "./runtime.ts";
+
+/**
+ * An operand in the arena as the kernel reads it: float index `at`, then
+ * per step along K `step` floats, per strip (A) or panel (B) `stride`
+ * floats. Packed A is (MR, k * MR), packed B (NR, k * NR); a row-major
+ * [K, ld] matrix serves directly as B (ld, NR) or, for A stored
+ * transposed, as A (ld, MR): the last strip or panel then reads a few
+ * floats past its edge, into C's padding, so the caller reserves MR or NR
+ * floats of slack after it.
+ */
+export interface Operand {
+  /** Float index of element (0, 0). */
+  at: number;
+  /** Floats between consecutive k. */
+  step: number;
+  /** Floats between consecutive strips or panels. */
+  stride: number;
+}
+
+/** Packed A of an m x k operand at `at`. */
+export const packedA = (at: number, k: number): Operand => ({
+  at,
+  step: MR,
+  stride: k * MR,
+});
+/** Packed B of a k x n operand at `at`. */
+export const packedB = (at: number, k: number): Operand => ({
+  at,
+  step: NR,
+  stride: k * NR,
+});
+/** Row-major [K, ld] at `at` read as A (transposed storage) or B. */
+export const rowMajor = (at: number, ld: number, asA: boolean): Operand => ({
+  at,
+  step: ld,
+  stride: asA ? MR : NR,
+});
+
+/** Floats of a packed A (m x k). */
+export const packedASize = (m: number, k: number) => Math.ceil(m / MR) * MR * k;
+/** Floats of a packed B (k x n). */
+export const packedBSize = (k: number, n: number) => Math.ceil(n / NR) * NR * k;
+
+/** C of an m x n GEMM in the arena: float index and row stride. */
+export interface OutC {
+  /** Float index of C[0, 0]. */
+  at: number;
+  /** Row stride in floats (n rounded up to NR). */
+  ldc: number;
+}
+
+/** Reserves C for an m x n GEMM. */
+export function allocC(rt: WasmRuntime, m: number, n: number): OutC {
+  const ldc = Math.ceil(n / NR) * NR;
+  return { at: rt.alloc(Math.ceil(m / MR) * MR * ldc), ldc };
+}
+
+/**
+ * C = A B (or C += A B with `accumulate`) for operands already in the
+ * arena. Work is cut into units of strips x panels, at most 32 x 32 (a B
+ * block of KC x 256 floats stays in L2), finer while each thread would get
+ * fewer than four; tiny products run as one unit on this thread.
+ */
+export function gemmRun(
+  rt: WasmRuntime,
+  a: Operand,
+  b: Operand,
+  c: OutC,
+  m: number,
+  n: number,
+  k: number,
+  accumulate: boolean,
+): void {
+  if (m === 0 || n === 0 || k === 0) return;
+  const strips = Math.ceil(m / MR);
+  const panels = Math.ceil(n / NR);
+  const threads = m * n * k < 1 << 18 ? 1 : rt.threads;
+  let ppu = Math.min(panels, 32);
+  let spu = Math.min(strips, 32);
+  if (threads === 1) [ppu, spu] = [panels, strips];
+  const units = () => Math.ceil(strips / spu) * Math.ceil(panels / ppu);
+  while (threads > 1 && units() < 4 * threads && (ppu > 2 || spu > 2)) {
+    if (ppu >= spu && ppu > 2) ppu = Math.ceil(ppu / 2);
+    else spu = Math.ceil(spu / 2);
+  }
+  const args: Record<(typeof GEMM_ARGS)[number], number> = {
+    ap: a.at * 4,
+    aStep: a.step * 4,
+    aStrip: a.stride * 4,
+    bp: b.at * 4,
+    bStep: b.step * 4,
+    bPanel: b.stride * 4,
+    c: c.at * 4,
+    k,
+    strips,
+    panels,
+    stripsPerUnit: spu,
+    panelsPerUnit: ppu,
+    ldcBytes: c.ldc * 4,
+    accumulate: accumulate ? 1 : 0,
+    unitsAcross: Math.ceil(panels / ppu),
+  };
+  rt.launch(KERNEL.gemm, units(), GEMM_ARGS.map((x) => args[x]));
+}
+
+/** Packs op(A) (m x k) into `dst` at float index `at`. */
+export type PackA = (dst: Float32Array, at: number) => void;
+/** Packs op(B) (k x n) into `dst` at float index `at`. */
+export type PackB = (dst: Float32Array, at: number) => void;
+
+/** A packer for op(A)[i, p] = a[off + i * si + p * sp] (m x k). */
+export function packAStrided(
+  m: number,
+  k: number,
+  a: Float32Array,
+  off: number,
+  si: number,
+  sp: number,
+): PackA {
+  return (dst, at) => {
+    const strips = Math.ceil(m / MR);
+    for (let s = 0; s < strips; s++) {
+      for (let r = 0; r < MR; r++) {
+        const i = s * MR + r;
+        let d = at + s * k * MR + r;
+        if (i >= m) {
+          for (let p = 0; p < k; p++, d += MR) dst[d] = 0;
+          continue;
+        }
+        let src = off + i * si;
+        for (let p = 0; p < k; p++, d += MR, src += sp) dst[d] = a[src];
+      }
+    }
+  };
+}
+
+/** A packer for op(B)[p, j] = b[off + p * sp + j * sj] (k x n). */
+export function packBStrided(
+  k: number,
+  n: number,
+  b: Float32Array,
+  off: number,
+  sp: number,
+  sj: number,
+): PackB {
+  return (dst, at) => {
+    const panels = Math.ceil(n / NR);
+    for (let q = 0; q < panels; q++) {
+      const cols = Math.min(NR, n - q * NR);
+      const base = at + q * k * NR;
+      if (sj === 1 && cols === NR) {
+        // Row-major B: eight contiguous floats per row of the panel.
+        let src = off + q * NR;
+        for (let p = 0, d = base; p < k; p++, d += NR, src += sp) {
+          dst[d] = b[src];
+          dst[d + 1] = b[src + 1];
+          dst[d + 2] = b[src + 2];
+          dst[d + 3] = b[src + 3];
+          dst[d + 4] = b[src + 4];
+          dst[d + 5] = b[src + 5];
+          dst[d + 6] = b[src + 6];
+          dst[d + 7] = b[src + 7];
+        }
+        continue;
+      }
+      for (let jj = 0; jj < NR; jj++) {
+        let d = base + jj;
+        if (jj >= cols) {
+          for (let p = 0; p < k; p++, d += NR) dst[d] = 0;
+          continue;
+        }
+        let src = off + (q * NR + jj) * sj;
+        for (let p = 0; p < k; p++, d += NR, src += sp) dst[d] = b[src];
+      }
+    }
+  };
+}
+
+/**
+ * C (m x n, row-major at `cOff` of `c`) += op(A) op(B) through the wasm
+ * kernel; the same contract as the JavaScript `gemmCpu`.
+ */
+export function gemmWasm(
+  rt: WasmRuntime,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  aOff: number,
+  transA: boolean,
+  b: Float32Array,
+  bOff: number,
+  transB: boolean,
+  c: Float32Array,
+  cOff: number,
+): void {
+  if (m === 0 || n === 0 || k === 0) return;
+  rt.reset();
+  const mem = () => rt.f32;
+  let opA: Operand;
+  if (transA) {
+    const at = rt.alloc(k * m + MR);
+    mem().set(a.subarray(aOff, aOff + k * m), at);
+    opA = rowMajor(at, m, true);
+  } else {
+    const at = rt.alloc(packedASize(m, k));
+    packAStrided(m, k, a, aOff, k, 1)(mem(), at);
+    opA = packedA(at, k);
+  }
+  let opB: Operand;
+  if (!transB) {
+    const at = rt.alloc(k * n + NR);
+    mem().set(b.subarray(bOff, bOff + k * n), at);
+    opB = rowMajor(at, n, false);
+  } else {
+    const at = rt.alloc(packedBSize(k, n));
+    packBStrided(k, n, b, bOff, 1, k)(mem(), at);
+    opB = packedB(at, k);
+  }
+  const out = allocC(rt, m, n);
+  gemmRun(rt, opA, opB, out, m, n, k, false);
+  const f = mem();
+  for (let i = 0; i < m; i++) {
+    const src = out.at + i * out.ldc;
+    const dst = cOff + i * n;
+    for (let j = 0; j < n; j++) c[dst + j] += f[src + j];
+  }
+}
