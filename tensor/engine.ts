@@ -27,6 +27,7 @@ import { type AttrsOf, type OpName, OPS } from "./ops/table.ts";
 import type { OpDef } from "./ops/types.ts";
 import type { DType, Shape, TypedArray } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
+import { configureCpu } from "./wasm/mod.ts";
 
 /** A recorded op on the tape. */
 export interface TapeNode {
@@ -63,6 +64,11 @@ export interface InitOptions {
   backend?: BackendChoice;
   /** Seed of the global random stream. */
   seed?: number;
+  /**
+   * Threads of the CPU backend's WebAssembly kernels (default: the core
+   * count; 1 runs without workers).
+   */
+  threads?: number;
 }
 
 interface State {
@@ -131,6 +137,7 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
       : state.cpu;
   }
   if (options.seed !== undefined) manualSeed(options.seed);
+  if (options.threads !== undefined) configureCpu({ threads: options.threads });
   return state.backend.name;
 }
 
