@@ -207,6 +207,30 @@ export class Code {
   select(): this {
     return this.op(0x1b);
   }
+  /** i32.and */
+  and(): this {
+    return this.op(0x71);
+  }
+  /** i32.or */
+  or(): this {
+    return this.op(0x72);
+  }
+  /** i32.ge_u */
+  geu(): this {
+    return this.op(0x4f);
+  }
+  /** i32.eq */
+  eq(): this {
+    return this.op(0x46);
+  }
+  /** memory.copy (stack: dst src bytes). */
+  memcopy(): this {
+    return this.op(0xfc, 0x0a, 0x00, 0x00);
+  }
+  /** memory.fill (stack: dst byte bytes). */
+  memfill(): this {
+    return this.op(0xfc, 0x0b, 0x00);
+  }
   /** i32.shl */
   shl(): this {
     return this.op(0x74);

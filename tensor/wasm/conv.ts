@@ -23,10 +23,12 @@ import {
   packedASize,
   packedB,
   packedBSize,
+  packRows,
   rowMajor,
 } from "./gemm.ts";
 import { MR, NR } from "./gemm_kernel.ts";
-import type { WasmRuntime } from "./runtime.ts";
+import { COL2IM_ARGS, IM2COL_ARGS } from "./layout_kernels.ts";
+import { KERNEL, type WasmRuntime } from "./runtime.ts";
 
 /** Upper bound on the patch floats of one chunk (16 MiB; tests lower it). */
 export const convTuning = { chunkFloats: 1 << 22 };
@@ -48,74 +50,53 @@ function validCols(g: Geom, j: number): [number, number, number] {
 }
 
 /**
- * Unfolds images [n0, n0 + nc) into the row-major patch matrix at `dst[at]`
- * of row length `ld`: row r = (c, i, j), column (image, oh, ow).
+ * Writes the patch-row table of `g` into the arena (5 i32 per row r =
+ * (c, i, j): channel offset, ih0, iw0, lo, hi) and returns its float index.
  */
-function im2col(
-  x: Float32Array,
-  g: Geom,
-  n0: number,
-  nc: number,
-  dst: Float32Array,
-  at: number,
-  ld: number,
-): void {
-  const { hx, wx, wy, sw } = g;
-  const hw = g.hy * wy;
-  let r = 0;
+function patchTable(rt: WasmRuntime, g: Geom): number {
+  const k = g.cx * g.kh * g.kw;
+  const at = rt.alloc(k * 5);
+  const t = rt.i32;
+  let o = at;
   for (let c = 0; c < g.cx; c++) {
     for (let i = 0; i < g.kh; i++) {
-      for (let j = 0; j < g.kw; j++, r++) {
+      for (let j = 0; j < g.kw; j++, o += 5) {
         const [iw0, lo, hi] = validCols(g, j);
-        for (let n = 0; n < nc; n++) {
-          const xOff = ((n0 + n) * g.cx + c) * hx * wx;
-          let o = at + r * ld + n * hw;
-          for (let oh = 0; oh < g.hy; oh++, o += wy) {
-            const ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= hx) {
-              dst.fill(0, o, o + wy);
-              continue;
-            }
-            const src = xOff + ih * wx + iw0;
-            let ow = 0;
-            for (; ow < lo; ow++) dst[o + ow] = 0;
-            if (sw === 1) {
-              for (; ow < hi; ow++) dst[o + ow] = x[src + ow];
-            } else {
-              for (; ow < hi; ow++) dst[o + ow] = x[src + ow * sw];
-            }
-            for (; ow < wy; ow++) dst[o + ow] = 0;
-          }
-        }
+        t[o] = c * g.hx * g.wx;
+        t[o + 1] = i * g.dh - g.ph;
+        t[o + 2] = iw0;
+        t[o + 3] = lo;
+        t[o + 4] = hi;
       }
     }
   }
+  return at;
 }
 
-/**
- * Packs the row-major [rows, cols] matrix at `src` as the B operand of a
- * product with it transposed (B[p, j] = M[j, p]): panels of NR rows.
- */
-function packTransposed(
-  f: Float32Array,
-  src: number,
-  rows: number,
-  cols: number,
-  at: number,
+/** Unfolds the nc images at `xin` into the row-major patches at `col`. */
+function im2col(
+  rt: WasmRuntime,
+  g: Geom,
+  table: number,
+  xin: number,
+  nc: number,
+  col: number,
+  ld: number,
 ): void {
-  for (let r0 = 0; r0 < rows; r0 += NR) {
-    const base = at + (r0 / NR) * cols * NR;
-    const n = Math.min(NR, rows - r0);
-    for (let l = 0; l < NR; l++) {
-      let d = base + l;
-      if (l >= n) {
-        for (let q = 0; q < cols; q++, d += NR) f[d] = 0;
-        continue;
-      }
-      let s = src + (r0 + l) * cols;
-      for (let q = 0; q < cols; q++, d += NR) f[d] = f[s++];
-    }
-  }
+  rt.launchWith(KERNEL.im2col, g.cx * g.kh * g.kw, IM2COL_ARGS, {
+    x: xin * 4,
+    dst: col * 4,
+    ldBytes: ld * 4,
+    nc,
+    imgFloats: g.cx * g.hx * g.wx,
+    hx: g.hx,
+    wx: g.wx,
+    hy: g.hy,
+    wy: g.wy,
+    sh: g.sh,
+    sw: g.sw,
+    table: table * 4,
+  });
 }
 
 /** conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`. */
@@ -128,16 +109,20 @@ export function conv2dWasm(
 ): void {
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
+  const img = g.cx * g.hx * g.wx;
   const chunk = chunkOf(g.nb, k * hw);
   rt.reset();
+  const table = patchTable(rt, g);
   const ap = rt.alloc(packedASize(g.cy, k));
+  const xin = rt.alloc(chunk * img);
   const col = rt.alloc(k * chunk * hw + NR);
   const c = allocC(rt, g.cy, chunk * hw);
   packAStrided(g.cy, k, w, 0, k, 1)(rt.f32, ap);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const cols = nc * hw;
-    im2col(x, g, n0, nc, rt.f32, col, cols);
+    rt.f32.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
+    im2col(rt, g, table, xin, nc, col, cols);
     gemmRun(
       rt,
       packedA(ap, k),
@@ -169,8 +154,12 @@ export function convWeightGradWasm(
 ): void {
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
+  const img = g.cx * g.hx * g.wx;
   const chunk = chunkOf(g.nb, Math.max(k, g.cy) * hw);
   rt.reset();
+  const table = patchTable(rt, g);
+  const xin = rt.alloc(chunk * img);
+  const gyRows = rt.alloc(g.cy * chunk * hw);
   const ap = rt.alloc(packedASize(g.cy, chunk * hw));
   const col = rt.alloc(k * chunk * hw);
   const bp = rt.alloc(packedBSize(chunk * hw, k));
@@ -179,23 +168,17 @@ export function convWeightGradWasm(
     const nc = Math.min(chunk, g.nb - n0);
     const kk = nc * hw;
     const f = rt.f32;
-    // A [Co, (image, pixel)] from gy [nb, Co, hw], strips of MR rows.
-    for (let s = 0; s < Math.ceil(g.cy / MR); s++) {
-      for (let r = 0; r < MR; r++) {
-        const co = s * MR + r;
-        let d = ap + s * kk * MR + r;
-        if (co >= g.cy) {
-          for (let p = 0; p < kk; p++, d += MR) f[d] = 0;
-          continue;
-        }
-        for (let n = 0; n < nc; n++) {
-          let src = ((n0 + n) * g.cy + co) * hw;
-          for (let p = 0; p < hw; p++, d += MR) f[d] = gy[src++];
-        }
+    f.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
+    // gy as [Co, (image, pixel)], then packed into strips.
+    for (let co = 0; co < g.cy; co++) {
+      for (let n = 0; n < nc; n++) {
+        const src = ((n0 + n) * g.cy + co) * hw;
+        f.set(gy.subarray(src, src + hw), gyRows + co * kk + n * hw);
       }
     }
-    im2col(x, g, n0, nc, f, col, kk);
-    packTransposed(f, col, k, kk, bp);
+    packRows(rt, gyRows, kk, g.cy, kk, ap, MR);
+    im2col(rt, g, table, xin, nc, col, kk);
+    packRows(rt, col, kk, k, kk, bp, NR);
     gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, g.cy, k, kk, n0 > 0);
   }
   const mem = rt.f32;
@@ -216,13 +199,16 @@ export function convTranspose2dWasm(
 ): void {
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
-  const chunk = chunkOf(g.nb, Math.max(k, g.cy) * hw);
+  const img = g.cx * g.hx * g.wx;
+  const chunk = chunkOf(g.nb, Math.max(k, g.cy, img / hw) * hw);
   rt.reset();
+  const table = patchTable(rt, g);
   // weightᵀ: the stored [Co, K] is A transposed, read in place.
   const wa = rt.alloc(g.cy * k + MR);
   rt.f32.set(w.subarray(0, g.cy * k), wa);
   const yb = rt.alloc(g.cy * chunk * hw + NR);
   const c = allocC(rt, k, chunk * hw);
+  const img0 = rt.alloc(chunk * img);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const cols = nc * hw;
@@ -244,36 +230,21 @@ export function convTranspose2dWasm(
       g.cy,
       false,
     );
-    const mem = rt.f32;
-    for (let n = 0; n < nc; n++) {
-      col2im(mem, c.at + n * hw, c.ldc, g, out, (n0 + n) * g.cx * g.hx * g.wx);
-    }
-  }
-}
-
-/** Adds patch rows (stride `ld`, from `at`) onto image `out[off..]`. */
-function col2im(
-  col: Float32Array,
-  at: number,
-  ld: number,
-  g: Geom,
-  out: Float32Array,
-  off: number,
-): void {
-  const { hx, wx, wy, sw } = g;
-  let r = 0;
-  for (let c = 0; c < g.cx; c++) {
-    for (let i = 0; i < g.kh; i++) {
-      for (let j = 0; j < g.kw; j++, r++) {
-        const [iw0, lo, hi] = validCols(g, j);
-        for (let oh = 0; oh < g.hy; oh++) {
-          const ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= hx) continue;
-          const dst = off + (c * hx + ih) * wx + iw0;
-          const src = at + r * ld + oh * wy;
-          for (let ow = lo; ow < hi; ow++) out[dst + ow * sw] += col[src + ow];
-        }
-      }
-    }
+    rt.f32.fill(0, img0, img0 + nc * img);
+    rt.launchWith(KERNEL.col2im, nc * g.cx, COL2IM_ARGS, {
+      col: c.at * 4,
+      ldBytes: c.ldc * 4,
+      out: img0 * 4,
+      cx: g.cx,
+      hx: g.hx,
+      wx: g.wx,
+      hy: g.hy,
+      wy: g.wy,
+      sh: g.sh,
+      sw: g.sw,
+      taps: g.kh * g.kw,
+      table: table * 4,
+    });
+    out.set(rt.f32.subarray(img0, img0 + nc * img), n0 * img);
   }
 }

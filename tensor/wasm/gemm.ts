@@ -14,6 +14,7 @@
 
 import { GEMM_ARGS, MR, NR } from "./gemm_kernel.ts";
 import { KERNEL, type WasmRuntime } from "./runtime.ts";
+import { PACK_ARGS } from "./layout_kernels.ts";
 
 /**
  * An operand in the arena as the kernel reads it: float index `at`, then
@@ -73,7 +74,7 @@ export function allocC(rt: WasmRuntime, m: number, n: number): OutC {
 
 /**
  * C = A B (or C += A B with `accumulate`) for operands already in the
- * arena. Work is cut into units of strips x panels, at most 32 x 32 (a B
+ * arena. Work is cut into units of strips x panels, at most 64 x 32 (a B
  * block of KC x 256 floats stays in L2), finer while each thread would get
  * fewer than four; tiny products run as one unit on this thread.
  */
@@ -92,8 +93,7 @@ export function gemmRun(
   const panels = Math.ceil(n / NR);
   const threads = m * n * k < 1 << 18 ? 1 : rt.threads;
   let ppu = Math.min(panels, 32);
-  let spu = Math.min(strips, 32);
-  if (threads === 1) [ppu, spu] = [panels, strips];
+  let spu = Math.min(strips, 64);
   const units = () => Math.ceil(strips / spu) * Math.ceil(panels / ppu);
   while (threads > 1 && units() < 4 * threads && (ppu > 2 || spu > 2)) {
     if (ppu >= spu && ppu > 2) ppu = Math.ceil(ppu / 2);
@@ -117,6 +117,30 @@ export function gemmRun(
     unitsAcross: Math.ceil(panels / ppu),
   };
   rt.launch(KERNEL.gemm, units(), GEMM_ARGS.map((x) => args[x]));
+}
+
+/**
+ * Packs rows of the row-major [rows, ld] matrix at float index `src` (its
+ * first `cols` columns) into blocks of `h` rows at `dst`: packed A strips
+ * when h = MR, packed B panels of a transposed operand when h = NR.
+ */
+export function packRows(
+  rt: WasmRuntime,
+  src: number,
+  ld: number,
+  rows: number,
+  cols: number,
+  dst: number,
+  h: number,
+): void {
+  rt.launchWith(KERNEL.packRows, Math.ceil(rows / h), PACK_ARGS, {
+    src: src * 4,
+    ldBytes: ld * 4,
+    rows,
+    cols,
+    dst: dst * 4,
+    h,
+  });
 }
 
 /** Packs op(A) (m x k) into `dst` at float index `at`. */
@@ -219,8 +243,10 @@ export function gemmWasm(
     mem().set(a.subarray(aOff, aOff + k * m), at);
     opA = rowMajor(at, m, true);
   } else {
+    const raw = rt.alloc(m * k);
+    mem().set(a.subarray(aOff, aOff + m * k), raw);
     const at = rt.alloc(packedASize(m, k));
-    packAStrided(m, k, a, aOff, k, 1)(mem(), at);
+    packRows(rt, raw, k, m, k, at, MR);
     opA = packedA(at, k);
   }
   let opB: Operand;
@@ -229,8 +255,10 @@ export function gemmWasm(
     mem().set(b.subarray(bOff, bOff + k * n), at);
     opB = rowMajor(at, n, false);
   } else {
+    const raw = rt.alloc(n * k);
+    mem().set(b.subarray(bOff, bOff + n * k), raw);
     const at = rt.alloc(packedBSize(k, n));
-    packBStrided(k, n, b, bOff, 1, k)(mem(), at);
+    packRows(rt, raw, k, n, k, at, NR);
     opB = packedB(at, k);
   }
   const out = allocC(rt, m, n);

@@ -14,6 +14,11 @@
 
 import { buildModule, Code, type FuncDef } from "./builder.ts";
 import { gemmKernel } from "./gemm_kernel.ts";
+import {
+  col2imKernel,
+  im2colKernel,
+  packRowsKernel,
+} from "./layout_kernels.ts";
 import { WorkerPool } from "./pool.ts";
 
 const PAGE = 65536;
@@ -68,11 +73,11 @@ export function probeFeatures(): WasmFeatures {
 
 /** The kernels of the module, in export order (workers use the same). */
 function kernels(fma: boolean): FuncDef[] {
-  return [gemmKernel(fma)];
+  return [gemmKernel(fma), im2colKernel(), col2imKernel(), packRowsKernel()];
 }
 
 /** Kernel ids: index into the module's functions. */
-export const KERNEL = { gemm: 0 } as const;
+export const KERNEL = { gemm: 0, im2col: 1, col2im: 2, packRows: 3 } as const;
 
 type KernelFn = (unit: number, args: number) => void;
 
@@ -166,6 +171,21 @@ export class WasmRuntime {
       this.#i32 = new Int32Array(this.memory.buffer);
     }
     return at / 4;
+  }
+
+  /** `launch` with the parameters named by `names`, taken from `args`. */
+  launchWith<N extends string>(
+    id: number,
+    units: number,
+    names: readonly N[],
+    args: Record<N, number>,
+  ): void {
+    this.launch(id, units, names.map((n) => args[n]));
+  }
+
+  /** An Int32Array view of the whole memory (refreshed after growth). */
+  get i32(): Int32Array {
+    return this.#i32;
   }
 
   /** Runs `units` units of kernel `id` with i32 parameters `args`. */
