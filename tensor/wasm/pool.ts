@@ -62,6 +62,7 @@ export class WorkerPool {
   readonly #memory: WebAssembly.Memory;
   readonly #ctl: Int32Array;
   readonly #next: BigUint64Array;
+  readonly #url: URL;
   #target: number;
   #canWait = true;
   /** Set once a worker failed to start; launches then stay on one thread. */
@@ -71,12 +72,15 @@ export class WorkerPool {
    * @param bytes The kernel module's bytes (each worker instantiates it).
    * @param memory The shared memory.
    * @param workers How many workers to keep.
+   * @param url The worker script (tests pass a missing one).
    */
   constructor(
     bytes: Uint8Array<ArrayBuffer>,
     memory: WebAssembly.Memory,
     workers: number,
+    url: URL = new URL("./worker.ts", import.meta.url),
   ) {
+    this.#url = url;
     this.#bytes = bytes;
     this.#memory = memory;
     this.#ctl = new Int32Array(memory.buffer, 0, 8);
@@ -112,9 +116,7 @@ export class WorkerPool {
     while (!this.broken && Atomics.load(ctl, CTL.live) < this.#target) {
       let w: Worker;
       try {
-        w = new Worker(new URL("./worker.ts", import.meta.url), {
-          type: "module",
-        });
+        w = new Worker(this.#url, { type: "module" });
       } catch {
         this.broken = true;
         return;

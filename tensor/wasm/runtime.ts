@@ -94,10 +94,17 @@ export class WasmRuntime {
   #top = HEAP_BASE;
   #pool: WorkerPool | null = null;
   #threads = 1;
+  readonly #workerUrl: URL | undefined;
 
-  /** Compiles and instantiates the kernels (synchronously: small module). */
-  constructor(features: WasmFeatures) {
+  /**
+   * Compiles and instantiates the kernels (synchronously: small module).
+   * @param features What to use (from `probeFeatures`).
+   * @param workerUrl The pool's worker script (default: worker.ts beside
+   *   this module; tests pass a missing one to exercise the fallback).
+   */
+  constructor(features: WasmFeatures, workerUrl?: URL) {
     this.features = features;
+    this.#workerUrl = workerUrl;
     this.memory = new WebAssembly.Memory({
       initial: 16,
       maximum: MAX_PAGES,
@@ -128,6 +135,7 @@ export class WasmRuntime {
         this.#bytes,
         this.memory,
         this.#threads - 1,
+        this.#workerUrl,
       );
     }
   }

@@ -1,8 +1,9 @@
 /**
  * Tests of the worker pool behind the WebAssembly kernels: 300 training
  * steps on two threads keep live tensors, the shared memory's size and the
- * workers flat, results match the single-thread run bit for bit, and a
- * script that used the pool exits by itself.
+ * workers flat, results match the single-thread run bit for bit, a
+ * script that used the pool exits by itself, and a worker script that
+ * cannot load (as in a bundle) leaves a working single-thread runtime.
  */
 
 import assert from "node:assert/strict";
@@ -20,6 +21,10 @@ import {
   tidy,
 } from "../../tensor/mod.ts";
 import { configureCpu, wasmRuntime } from "../../tensor/wasm/mod.ts";
+import { probeFeatures, WasmRuntime } from "../../tensor/wasm/runtime.ts";
+import { gemmWasm } from "../../tensor/wasm/gemm.ts";
+import { gemmCpu } from "../../tensor/ops/matmul_kernels.ts";
+import { assertClose, randomData } from "../_util.ts";
 
 /** One SGD step of a small conv net with a feedback-like transpose. */
 function step(params: Tensor[], x: Tensor, y: Tensor): Tensor {
@@ -131,4 +136,28 @@ Deno.test("a script that used the pool exits by itself", async () => {
   } finally {
     await Deno.remove(file);
   }
+});
+
+Deno.test("a worker script that cannot load leaves the runtime on one thread, still correct", async () => {
+  const rt = new WasmRuntime(
+    probeFeatures(),
+    new URL("./no_such_worker.ts", import.meta.url),
+  );
+  rt.setThreads(3);
+  const [m, n, k] = [70, 90, 300];
+  const a = randomData(m * k, 1);
+  const b = randomData(k * n, 2);
+  const expected = new Float32Array(m * n);
+  gemmCpu(m, n, k, a, 0, false, b, 0, false, expected, 0);
+  for (let i = 0; i < 400 && rt.poolStats() !== null; i++) {
+    const c = new Float32Array(m * n);
+    gemmWasm(rt, m, n, k, a, 0, false, b, 0, false, c, 0);
+    assertClose(c, expected, { atol: 1e-4 });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(rt.poolStats(), null, "the pool gave up");
+  assert.equal(rt.threads, 1);
+  const c = new Float32Array(m * n);
+  gemmWasm(rt, m, n, k, a, 0, false, b, 0, false, c, 0);
+  assertClose(c, expected, { atol: 1e-4 });
 });
