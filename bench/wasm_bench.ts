@@ -12,6 +12,7 @@
  * ```
  */
 
+import process from "node:process";
 import {
   conv2d,
   convTranspose2d,
@@ -100,13 +101,19 @@ for (const c of CASES) {
     await once();
     const reps = m.wasm ? 5 : 2;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < reps; i++) await once();
+    const cpu = process.cpuUsage(c0);
     const sec = (performance.now() - t0) / 1000 / reps;
     const gf = c.flops / sec / 1e9;
+    // Process CPU time: steadier than wall time on a shared machine (for
+    // one thread, GFLOP/s per busy core).
+    const cpuSec = (cpu.user + cpu.system) / 1e6 / reps;
     console.error(
       `${c.group} [${m.name}]: ${(sec * 1000).toFixed(1)} ms, ` +
         `${gf.toFixed(1)} GFLOP/s = ${(100 * gf / PEAK).toFixed(0)}% of a ` +
-        `core, ${(100 * gf / (PEAK * CORES)).toFixed(0)}% of ${CORES}`,
+        `core, ${(100 * gf / (PEAK * CORES)).toFixed(0)}% of ${CORES}; ` +
+        `${(c.flops / cpuSec / 1e9).toFixed(1)} GFLOP per CPU-second`,
     );
     Deno.bench({
       name: m.name,
