@@ -161,3 +161,12 @@ Deno.test("a worker script that fails to start leaves the runtime on one thread,
   gemmWasm(rt, m, n, k, a, 0, false, b, 0, false, c, 0);
   assertClose(c, expected, { atol: 1e-4 });
 });
+
+Deno.test("init rejects a thread count that is not a positive integer", async () => {
+  for (const threads of [0, -1, 1.5, Number.NaN]) {
+    await assert.rejects(
+      () => init({ backend: "cpu", threads }),
+      /init: threads must be a positive integer, got/,
+    );
+  }
+});
