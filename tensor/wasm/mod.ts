@@ -27,7 +27,13 @@ export function wasmRuntime(): WasmRuntime | null {
   if (runtime) return runtime;
   features ??= probeFeatures();
   if (!features.simd) return null;
-  runtime = new WasmRuntime(features);
+  try {
+    runtime = new WasmRuntime(features);
+  } catch {
+    // E.g. no address space for the memory: stay on the JavaScript kernels.
+    features = { ...features, simd: false };
+    return null;
+  }
   runtime.setThreads(threads || defaultThreads());
   return runtime;
 }
