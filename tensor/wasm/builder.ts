@@ -278,7 +278,8 @@ export class Code {
   /**
    * `for (local = from; local < limit; local += step) body` with i32
    * locals; `from` and `limit` are emitted by callbacks. The body runs at
-   * least zero times (the test comes first).
+   * least zero times (the test comes first); with step 0 the body
+   * advances the local itself.
    */
   loop(
     i: number,
