@@ -18,7 +18,6 @@ import type { Geom } from "../ops/conv_kernels.ts";
 import {
   allocC,
   gemmRun,
-  packAStrided,
   packedA,
   packedASize,
   packedB,
@@ -113,11 +112,13 @@ export function conv2dWasm(
   const chunk = chunkOf(g.nb, k * hw);
   rt.reset();
   const table = patchTable(rt, g);
+  const wraw = rt.alloc(g.cy * k);
   const ap = rt.alloc(packedASize(g.cy, k));
   const xin = rt.alloc(chunk * img);
   const col = rt.alloc(k * chunk * hw + NR);
   const c = allocC(rt, g.cy, chunk * hw);
-  packAStrided(g.cy, k, w, 0, k, 1)(rt.f32, ap);
+  rt.f32.set(w.subarray(0, g.cy * k), wraw);
+  packRows(rt, wraw, k, g.cy, k, ap, MR);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const cols = nc * hw;

@@ -1,13 +1,11 @@
 /**
- * GEMM on the WebAssembly runtime: operands are packed from their typed
- * arrays straight into the arena (A in strips of MR rows, B in panels of NR
- * columns, both zero-padded, with K whole so the kernel can block it), the
- * kernel fills a padded C in the arena, and the caller reads C out with the
- * layout it needs (a plain matrix, a convolution's [N, C, H, W], col2im).
- *
- * Packing is where the layouts of matmul (transposed operands) and the
- * convolutions (patches gathered on the fly) are absorbed, so the kernel
- * only ever sees one format.
+ * GEMM on the WebAssembly runtime: operands are copied into the arena and
+ * either read in place (a row-major matrix whose rows run along K serves as
+ * B, or as A when stored transposed) or packed by the `packRows` kernel (A
+ * in strips of MR rows, B in panels of NR columns, zero-padded, K whole so
+ * the kernel can block it). The kernel fills a padded C in the arena and the
+ * caller reads C out in the layout it needs (a plain matrix, a
+ * convolution's [N, C, H, W], col2im).
  *
  * @module
  */
@@ -141,79 +139,6 @@ export function packRows(
     dst: dst * 4,
     h,
   });
-}
-
-/** Packs op(A) (m x k) into `dst` at float index `at`. */
-export type PackA = (dst: Float32Array, at: number) => void;
-/** Packs op(B) (k x n) into `dst` at float index `at`. */
-export type PackB = (dst: Float32Array, at: number) => void;
-
-/** A packer for op(A)[i, p] = a[off + i * si + p * sp] (m x k). */
-export function packAStrided(
-  m: number,
-  k: number,
-  a: Float32Array,
-  off: number,
-  si: number,
-  sp: number,
-): PackA {
-  return (dst, at) => {
-    const strips = Math.ceil(m / MR);
-    for (let s = 0; s < strips; s++) {
-      for (let r = 0; r < MR; r++) {
-        const i = s * MR + r;
-        let d = at + s * k * MR + r;
-        if (i >= m) {
-          for (let p = 0; p < k; p++, d += MR) dst[d] = 0;
-          continue;
-        }
-        let src = off + i * si;
-        for (let p = 0; p < k; p++, d += MR, src += sp) dst[d] = a[src];
-      }
-    }
-  };
-}
-
-/** A packer for op(B)[p, j] = b[off + p * sp + j * sj] (k x n). */
-export function packBStrided(
-  k: number,
-  n: number,
-  b: Float32Array,
-  off: number,
-  sp: number,
-  sj: number,
-): PackB {
-  return (dst, at) => {
-    const panels = Math.ceil(n / NR);
-    for (let q = 0; q < panels; q++) {
-      const cols = Math.min(NR, n - q * NR);
-      const base = at + q * k * NR;
-      if (sj === 1 && cols === NR) {
-        // Row-major B: eight contiguous floats per row of the panel.
-        let src = off + q * NR;
-        for (let p = 0, d = base; p < k; p++, d += NR, src += sp) {
-          dst[d] = b[src];
-          dst[d + 1] = b[src + 1];
-          dst[d + 2] = b[src + 2];
-          dst[d + 3] = b[src + 3];
-          dst[d + 4] = b[src + 4];
-          dst[d + 5] = b[src + 5];
-          dst[d + 6] = b[src + 6];
-          dst[d + 7] = b[src + 7];
-        }
-        continue;
-      }
-      for (let jj = 0; jj < NR; jj++) {
-        let d = base + jj;
-        if (jj >= cols) {
-          for (let p = 0; p < k; p++, d += NR) dst[d] = 0;
-          continue;
-        }
-        let src = off + (q * NR + jj) * sj;
-        for (let p = 0; p < k; p++, d += NR, src += sp) dst[d] = b[src];
-      }
-    }
-  };
 }
 
 /**
