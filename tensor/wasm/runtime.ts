@@ -201,7 +201,7 @@ export class WasmRuntime {
     const base = ARGS_AT / 4;
     for (let i = 0; i < args.length; i++) this.#i32[base + i] = args[i];
     const fn = this.#fns[id];
-    if (units > 1 && this.#pool && !this.#pool.broken) {
+    if (units > 1 && this.#threads > 1 && this.#pool && !this.#pool.broken) {
       this.#pool.run(id, units, ARGS_AT, fn);
       return;
     }

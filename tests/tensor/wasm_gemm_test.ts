@@ -232,7 +232,9 @@ Deno.test("wasm results are bit-identical with 1, 2 and 3 threads", async () => 
     }
     const before = rt.poolStats()!.workerUnits;
     for (const [name, build] of cases) {
+      const idle = rt.poolStats()!.workerUnits;
       const one = await run(build, true, 1);
+      assert.equal(rt.poolStats()!.workerUnits, idle, "1 thread: no workers");
       const many = await run(build, true, threads);
       assert.deepEqual(many, one, `${name}: ${threads} threads differ`);
     }
