@@ -111,6 +111,11 @@ export class Storage {
   }
 }
 
+/** Arrays shorter than this are not pooled on the CPU. */
+const POOL_MIN = 1 << 14;
+/** Bytes of freed arrays the CPU backend keeps for reuse. */
+const POOL_CAP = 256 * 2 ** 20;
+
 /** The pure-TypeScript reference backend. */
 export class CpuBackend implements Backend {
   /** Backend name. */
@@ -122,12 +127,23 @@ export class CpuBackend implements Backend {
   precision: "float32" | "float64" = "float32";
   #live = 0;
   #bytes = 0;
+  // Freed large arrays by type and length: reusing one (zeroed) is cheaper
+  // than the page faults of a fresh allocation. Bounded by POOL_CAP bytes.
+  #pool = new Map<unknown, Map<number, TypedArray[]>>();
+  #pooled = 0;
+  #pooledCount = 0;
   alloc(dtype: DType, n: number): TypedArray {
     this.#live++;
     this.#bytes += n * 4;
-    if (dtype === "float32" && this.precision === "float64") {
-      return new Float64Array(n) as unknown as Float32Array;
+    const f64 = dtype === "float32" && this.precision === "float64";
+    const ctor = f64 ? Float64Array : dtype === "int32" ? Int32Array : null;
+    const reused = this.#pool.get(ctor ?? dtype)?.get(n)?.pop();
+    if (reused) {
+      this.#pooled -= reused.byteLength;
+      this.#pooledCount--;
+      return reused.fill(0);
     }
+    if (f64) return new Float64Array(n) as unknown as Float32Array;
     return allocTyped(dtype, n);
   }
   upload(data: TypedArray): TypedArray {
@@ -139,8 +155,22 @@ export class CpuBackend implements Backend {
     return data.slice();
   }
   free(handle: unknown): void {
+    const a = handle as TypedArray;
     this.#live--;
-    this.#bytes -= (handle as TypedArray).length * 4;
+    this.#bytes -= a.length * 4;
+    if (a.length < POOL_MIN || this.#pooled + a.byteLength > POOL_CAP) return;
+    const key = a instanceof Float64Array
+      ? Float64Array
+      : a instanceof Int32Array
+      ? Int32Array
+      : "float32";
+    let byLen = this.#pool.get(key);
+    if (!byLen) this.#pool.set(key, byLen = new Map());
+    const list = byLen.get(a.length);
+    if (list) list.push(a);
+    else byLen.set(a.length, [a]);
+    this.#pooled += a.byteLength;
+    this.#pooledCount++;
   }
   checkAlloc(_op: string, _dtype: DType, _n: number): void {
     // Host arrays fail on their own with a RangeError naming the length.
@@ -159,11 +189,11 @@ export class CpuBackend implements Backend {
     return {
       liveBuffers: this.#live,
       liveBytes: this.#bytes,
-      freeBuffers: 0,
-      freeBytes: 0,
-      freeLimitBytes: 0,
+      freeBuffers: this.#pooledCount,
+      freeBytes: this.#pooled,
+      freeLimitBytes: POOL_CAP,
       internalBytes: 0,
-      totalBytes: this.#bytes,
+      totalBytes: this.#bytes + this.#pooled,
     };
   }
 }

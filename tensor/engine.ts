@@ -28,6 +28,7 @@ import { noteIntRange } from "./labels.ts";
 import type { OpDef } from "./ops/types.ts";
 import type { DType, Shape, TypedArray } from "./shape.ts";
 import { Tensor } from "./tensor.ts";
+import { configureCpu } from "./wasm/mod.ts";
 
 /** A recorded op on the tape. */
 export interface TapeNode {
@@ -70,6 +71,11 @@ export interface InitOptions {
    * WebGPU device whichever backend is chosen, once it exists.
    */
   gpuPoolFreeBytes?: number;
+  /**
+   * Threads of the CPU backend's WebAssembly kernels (default: the core
+   * count; 1 runs without workers).
+   */
+  threads?: number;
 }
 
 interface State {
@@ -172,6 +178,7 @@ export async function init(options: InitOptions = {}): Promise<BackendName> {
     state.webgpu.runtime.pool.maxFreeBytes = poolBytes;
   }
   if (options.seed !== undefined) manualSeed(options.seed);
+  if (options.threads !== undefined) configureCpu({ threads: options.threads });
   return state.backend.name;
 }
 

@@ -33,11 +33,17 @@ import type {
   ConvWeightGradAttrs,
 } from "./conv.ts";
 import { gemmCpu, gemmProgram } from "./matmul_kernels.ts";
+import { wasmRuntime } from "../wasm/mod.ts";
+import {
+  conv2dWasm,
+  convTranspose2dWasm,
+  convWeightGradWasm,
+} from "../wasm/conv.ts";
 
 type Floats = Float32Array | Float64Array;
 
 /** Geometry of one convolution, from conv2d's point of view. */
-type Geom = Record<ConvField, number>;
+export type Geom = Record<ConvField, number>;
 
 /** The geometry of x-side shape `x`, y-side shape `y` and `kernel`. */
 function geom(
@@ -126,6 +132,11 @@ const identityPatches = (g: Geom) =>
   g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 &&
   g.pw === 0;
 
+/** The wasm runtime when every array is float32 (not float64 mode). */
+function wasmFor(...arrays: unknown[]) {
+  return arrays.every((a) => a instanceof Float32Array) ? wasmRuntime() : null;
+}
+
 /** CPU conv2d: per image, weight [Co, K] @ im2col(x) [K, Ho*Wo]. */
 export function conv2dCpu(
   ins: TypedArray[],
@@ -139,6 +150,16 @@ export function conv2dCpu(
     args.inShapes[1].slice(2),
     args.attrs,
   );
+  const rt = wasmFor(x, w, out);
+  if (rt) {
+    return conv2dWasm(
+      rt,
+      x as Float32Array,
+      w as Float32Array,
+      out as Float32Array,
+      g,
+    );
+  }
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
   const direct = identityPatches(g);
@@ -178,6 +199,16 @@ export function convTranspose2dCpu(
     args.inShapes[1].slice(2),
     args.attrs,
   );
+  const rt = wasmFor(y, w, out);
+  if (rt) {
+    return convTranspose2dWasm(
+      rt,
+      y as Float32Array,
+      w as Float32Array,
+      out as Float32Array,
+      g,
+    );
+  }
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
   const col = scratchLike(out, k * hw);
@@ -201,6 +232,16 @@ export function convWeightGradCpu(
     args.attrs.kernel,
     args.attrs,
   );
+  const rt = wasmFor(x, gy, out);
+  if (rt) {
+    return convWeightGradWasm(
+      rt,
+      x as Float32Array,
+      gy as Float32Array,
+      out as Float32Array,
+      g,
+    );
+  }
   const k = g.cx * g.kh * g.kw;
   const hw = g.hy * g.wy;
   const direct = identityPatches(g);

@@ -29,6 +29,8 @@ import {
 import { splitKGrid, splitKSource } from "../../gpu/shaders/splitk.ts";
 import type { GpuPlan, GpuProgram, KernelArgs } from "./types.ts";
 import { type MatmulAttrs, matmulDims } from "./matmul.ts";
+import { wasmRuntime } from "../wasm/mod.ts";
+import { gemmWasm } from "../wasm/gemm.ts";
 
 /** A float array: Float32Array, or Float64Array in float64 mode. */
 type Floats = Float32Array | Float64Array;
@@ -173,8 +175,12 @@ export function matmulCpu(
   const [sa, sb] = args.inShapes;
   const d = matmulDims(sa, sb, args.attrs);
   const { transA, transB } = args.attrs;
+  const rt = a instanceof Float32Array && b instanceof Float32Array &&
+      out instanceof Float32Array
+    ? wasmRuntime()
+    : null;
   for (let z = 0; z < d.batch; z++) {
-    gemmCpu(
+    (rt ? gemmWasm.bind(null, rt) : gemmCpu)(
       d.m,
       d.n,
       d.k,

@@ -22,9 +22,49 @@ import {
   type Shape,
   sizeOf,
   stridesOf,
+  type TypedArray,
 } from "../shape.ts";
+import { collapseAxes } from "./elementwise.ts";
 import type { GpuPlan, OpDef, TensorInfo } from "./types.ts";
 import { padT } from "../tensor.ts";
+
+/**
+ * Expand as runs when the collapsed broadcast is at most [rows, len]: each
+ * row a `fill` (the input repeats along the run, e.g. [N, C, 1, 1] to
+ * [N, C, H, W], the gradient of a spatial mean) or a `set` (the input is
+ * contiguous along it). Several times faster than the general strided copy
+ * on such short rows. Returns false for other patterns.
+ */
+function expandRuns(
+  src: TypedArray,
+  out: TypedArray,
+  inShape: Shape,
+  outShape: Shape,
+): boolean {
+  const c = collapseAxes(outShape, [broadcastStrides(inShape, outShape)]);
+  const [st] = c.strides;
+  if (c.shape.length === 0) {
+    out.fill(src[0]);
+    return true;
+  }
+  if (c.shape.length > 2) return false;
+  const [rows, len] = c.shape.length === 2 ? c.shape : [1, c.shape[0]];
+  const [s0, s1] = c.shape.length === 2 ? st : [0, st[0]];
+  if (s1 === 0) {
+    for (let r = 0, o = 0; r < rows; r++, o += len) {
+      out.fill(src[r * s0], o, o + len);
+    }
+    return true;
+  }
+  if (s1 === 1) {
+    for (let r = 0, o = 0; r < rows; r++, o += len) {
+      const a = r * s0;
+      out.set(src.subarray(a, a + len), o);
+    }
+    return true;
+  }
+  return false;
+}
 
 function checkRank(op: string, shape: Shape): void {
   if (shape.length > MAX_RANK) {
@@ -211,7 +251,9 @@ export const movementOps = {
       return { shape: a.shape, dtype: x.dtype };
     },
     cpu(ins, out, args) {
-      copyCpu(ins[0], out, geomExpand(args.inShapes[0], args.outShape));
+      if (!expandRuns(ins[0], out, args.inShapes[0], args.outShape)) {
+        copyCpu(ins[0], out, geomExpand(args.inShapes[0], args.outShape));
+      }
     },
     gpu: (args) => [
       copyPlan(args.outDtype, geomExpand(args.inShapes[0], args.outShape)),

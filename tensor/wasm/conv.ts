@@ -1,0 +1,251 @@
+/**
+ * The convolutions on the WebAssembly GEMM, each one GEMM over a chunk of
+ * images (not one per image), with the patches gathered straight into the
+ * packed panel layout (im2col fused with packing):
+ *
+ * - conv2d: C [Co, n*Ho*Wo] = weight [Co, K] @ patches, K = Ci*kh*kw;
+ * - weight gradient: C [Co, K] += gy [Co, n*Ho*Wo] @ patchesᵀ, summed over
+ *   chunks in order (so the reduction order is fixed);
+ * - conv_transpose2d: C [K, n*Hy*Wy] = weightᵀ @ y, folded back (col2im).
+ *
+ * Chunks hold at most `convTuning.chunkFloats` patch values so the arena (and the
+ * shared memory behind it) stays bounded whatever the batch size.
+ *
+ * @module
+ */
+
+import type { Geom } from "../ops/conv_kernels.ts";
+import {
+  allocC,
+  gemmRun,
+  packedA,
+  packedASize,
+  packedB,
+  packedBSize,
+  packRows,
+  rowMajor,
+} from "./gemm.ts";
+import { MR, NR } from "./gemm_kernel.ts";
+import { COL2IM_ARGS, IM2COL_ARGS } from "./layout_kernels.ts";
+import { KERNEL, type WasmRuntime } from "./runtime.ts";
+
+/** Upper bound on the patch floats of one chunk (16 MiB; tests lower it). */
+export const convTuning = { chunkFloats: 1 << 22 };
+
+/** Images per chunk when each image contributes `perImage` floats. */
+function chunkOf(nb: number, perImage: number): number {
+  return Math.max(
+    1,
+    Math.min(nb, Math.floor(convTuning.chunkFloats / perImage)),
+  );
+}
+
+/** Output columns [lo, hi) of kernel column j that land inside the image. */
+function validCols(g: Geom, j: number): [number, number, number] {
+  const iw0 = j * g.dw - g.pw;
+  const lo = Math.min(g.wy, Math.max(0, Math.ceil(-iw0 / g.sw)));
+  const hi = Math.max(lo, Math.min(g.wy, Math.ceil((g.wx - iw0) / g.sw)));
+  return [iw0, lo, hi];
+}
+
+/**
+ * Writes the patch-row table of `g` into the arena (5 i32 per row r =
+ * (c, i, j): channel offset, ih0, iw0, lo, hi) and returns its float index.
+ */
+function patchTable(rt: WasmRuntime, g: Geom): number {
+  const k = g.cx * g.kh * g.kw;
+  const at = rt.alloc(k * 5);
+  const t = rt.i32;
+  let o = at;
+  for (let c = 0; c < g.cx; c++) {
+    for (let i = 0; i < g.kh; i++) {
+      for (let j = 0; j < g.kw; j++, o += 5) {
+        const [iw0, lo, hi] = validCols(g, j);
+        t[o] = c * g.hx * g.wx;
+        t[o + 1] = i * g.dh - g.ph;
+        t[o + 2] = iw0;
+        t[o + 3] = lo;
+        t[o + 4] = hi;
+      }
+    }
+  }
+  return at;
+}
+
+/** Unfolds the nc images at `xin` into the row-major patches at `col`. */
+function im2col(
+  rt: WasmRuntime,
+  g: Geom,
+  table: number,
+  xin: number,
+  nc: number,
+  col: number,
+  ld: number,
+): void {
+  rt.launchWith(KERNEL.im2col, g.cx * g.kh * g.kw, IM2COL_ARGS, {
+    x: xin * 4,
+    dst: col * 4,
+    ldBytes: ld * 4,
+    nc,
+    imgFloats: g.cx * g.hx * g.wx,
+    hx: g.hx,
+    wx: g.wx,
+    hy: g.hy,
+    wy: g.wy,
+    sh: g.sh,
+    sw: g.sw,
+    table: table * 4,
+  });
+}
+
+/** conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`. */
+export function conv2dWasm(
+  rt: WasmRuntime,
+  x: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  g: Geom,
+): void {
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const img = g.cx * g.hx * g.wx;
+  const chunk = chunkOf(g.nb, k * hw);
+  rt.reset();
+  const table = patchTable(rt, g);
+  const wraw = rt.alloc(g.cy * k);
+  const ap = rt.alloc(packedASize(g.cy, k));
+  const xin = rt.alloc(chunk * img);
+  const col = rt.alloc(k * chunk * hw + NR);
+  const c = allocC(rt, g.cy, chunk * hw);
+  rt.f32.set(w.subarray(0, g.cy * k), wraw);
+  packRows(rt, wraw, k, g.cy, k, ap, MR);
+  for (let n0 = 0; n0 < g.nb; n0 += chunk) {
+    const nc = Math.min(chunk, g.nb - n0);
+    const cols = nc * hw;
+    rt.f32.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
+    im2col(rt, g, table, xin, nc, col, cols);
+    gemmRun(
+      rt,
+      packedA(ap, k),
+      rowMajor(col, cols, false),
+      c,
+      g.cy,
+      cols,
+      k,
+      false,
+    );
+    const mem = rt.f32;
+    for (let co = 0; co < g.cy; co++) {
+      const src = c.at + co * c.ldc;
+      for (let n = 0; n < nc; n++) {
+        const s = src + n * hw;
+        out.set(mem.subarray(s, s + hw), ((n0 + n) * g.cy + co) * hw);
+      }
+    }
+  }
+}
+
+/** Weight gradient [Co, Ci, kh, kw] of x [nb, Ci, H, W] and gy. */
+export function convWeightGradWasm(
+  rt: WasmRuntime,
+  x: Float32Array,
+  gy: Float32Array,
+  out: Float32Array,
+  g: Geom,
+): void {
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const img = g.cx * g.hx * g.wx;
+  const chunk = chunkOf(g.nb, Math.max(k, g.cy) * hw);
+  rt.reset();
+  const table = patchTable(rt, g);
+  const xin = rt.alloc(chunk * img);
+  const gyRows = rt.alloc(g.cy * chunk * hw);
+  const ap = rt.alloc(packedASize(g.cy, chunk * hw));
+  const col = rt.alloc(k * chunk * hw);
+  const bp = rt.alloc(packedBSize(chunk * hw, k));
+  const c = allocC(rt, g.cy, k);
+  for (let n0 = 0; n0 < g.nb; n0 += chunk) {
+    const nc = Math.min(chunk, g.nb - n0);
+    const kk = nc * hw;
+    const f = rt.f32;
+    f.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
+    // gy as [Co, (image, pixel)], then packed into strips.
+    for (let co = 0; co < g.cy; co++) {
+      for (let n = 0; n < nc; n++) {
+        const src = ((n0 + n) * g.cy + co) * hw;
+        f.set(gy.subarray(src, src + hw), gyRows + co * kk + n * hw);
+      }
+    }
+    packRows(rt, gyRows, kk, g.cy, kk, ap, MR);
+    im2col(rt, g, table, xin, nc, col, kk);
+    packRows(rt, col, kk, k, kk, bp, NR);
+    gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, g.cy, k, kk, n0 > 0);
+  }
+  const mem = rt.f32;
+  for (let co = 0; co < g.cy; co++) {
+    const src = c.at + co * c.ldc;
+    const dst = co * k;
+    for (let j = 0; j < k; j++) out[dst + j] += mem[src + j];
+  }
+}
+
+/** conv_transpose2d of y [nb, Co, Hy, Wy] with weight [Co, Ci, kh, kw]. */
+export function convTranspose2dWasm(
+  rt: WasmRuntime,
+  y: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  g: Geom,
+): void {
+  const k = g.cx * g.kh * g.kw;
+  const hw = g.hy * g.wy;
+  const img = g.cx * g.hx * g.wx;
+  const chunk = chunkOf(g.nb, Math.max(k, g.cy, img / hw) * hw);
+  rt.reset();
+  const table = patchTable(rt, g);
+  // weightᵀ: the stored [Co, K] is A transposed, read in place.
+  const wa = rt.alloc(g.cy * k + MR);
+  rt.f32.set(w.subarray(0, g.cy * k), wa);
+  const yb = rt.alloc(g.cy * chunk * hw + NR);
+  const c = allocC(rt, k, chunk * hw);
+  const img0 = rt.alloc(chunk * img);
+  for (let n0 = 0; n0 < g.nb; n0 += chunk) {
+    const nc = Math.min(chunk, g.nb - n0);
+    const cols = nc * hw;
+    const f = rt.f32;
+    // B [Co, (image, pixel)]: each image's [Co, hw] block side by side.
+    for (let co = 0; co < g.cy; co++) {
+      for (let n = 0; n < nc; n++) {
+        const src = ((n0 + n) * g.cy + co) * hw;
+        f.set(y.subarray(src, src + hw), yb + co * cols + n * hw);
+      }
+    }
+    gemmRun(
+      rt,
+      rowMajor(wa, k, true),
+      rowMajor(yb, cols, false),
+      c,
+      k,
+      cols,
+      g.cy,
+      false,
+    );
+    rt.f32.fill(0, img0, img0 + nc * img);
+    rt.launchWith(KERNEL.col2im, nc * g.cx, COL2IM_ARGS, {
+      col: c.at * 4,
+      ldBytes: c.ldc * 4,
+      out: img0 * 4,
+      cx: g.cx,
+      hx: g.hx,
+      wx: g.wx,
+      hy: g.hy,
+      wy: g.wy,
+      sh: g.sh,
+      sw: g.sw,
+      taps: g.kh * g.kw,
+      table: table * 4,
+    });
+    out.set(rt.f32.subarray(img0, img0 + nc * img), n0 * img);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * GEMM on the WebAssembly runtime: operands are copied into the arena and
+ * either read in place (a row-major matrix whose rows run along K serves as
+ * B, or as A when stored transposed) or packed by the `packRows` kernel (A
+ * in strips of MR rows, B in panels of NR columns, zero-padded, K whole so
+ * the kernel can block it). The kernel fills a padded C in the arena and the
+ * caller reads C out in the layout it needs (a plain matrix, a
+ * convolution's [N, C, H, W], col2im).
+ *
+ * @module
+ */
+
+import { GEMM_ARGS, MR, NR } from "./gemm_kernel.ts";
+import { KERNEL, type WasmRuntime } from "./runtime.ts";
+import { PACK_ARGS } from "./layout_kernels.ts";
+
+/**
+ * An operand in the arena as the kernel reads it: float index `at`, then
+ * per step along K `step` floats, per strip (A) or panel (B) `stride`
+ * floats. Packed A is (MR, k * MR), packed B (NR, k * NR); a row-major
+ * [K, ld] matrix serves directly as B (ld, NR) or, for A stored
+ * transposed, as A (ld, MR): the last strip or panel then reads a few
+ * floats past its edge, into C's padding, so the caller reserves MR or NR
+ * floats of slack after it.
+ */
+export interface Operand {
+  /** Float index of element (0, 0). */
+  at: number;
+  /** Floats between consecutive k. */
+  step: number;
+  /** Floats between consecutive strips or panels. */
+  stride: number;
+}
+
+/** Packed A of an m x k operand at `at`. */
+export const packedA = (at: number, k: number): Operand => ({
+  at,
+  step: MR,
+  stride: k * MR,
+});
+/** Packed B of a k x n operand at `at`. */
+export const packedB = (at: number, k: number): Operand => ({
+  at,
+  step: NR,
+  stride: k * NR,
+});
+/** Row-major [K, ld] at `at` read as A (transposed storage) or B. */
+export const rowMajor = (at: number, ld: number, asA: boolean): Operand => ({
+  at,
+  step: ld,
+  stride: asA ? MR : NR,
+});
+
+/** Floats of a packed A (m x k). */
+export const packedASize = (m: number, k: number) => Math.ceil(m / MR) * MR * k;
+/** Floats of a packed B (k x n). */
+export const packedBSize = (k: number, n: number) => Math.ceil(n / NR) * NR * k;
+
+/** C of an m x n GEMM in the arena: float index and row stride. */
+export interface OutC {
+  /** Float index of C[0, 0]. */
+  at: number;
+  /** Row stride in floats (n rounded up to NR). */
+  ldc: number;
+}
+
+/** Reserves C for an m x n GEMM. */
+export function allocC(rt: WasmRuntime, m: number, n: number): OutC {
+  const ldc = Math.ceil(n / NR) * NR;
+  return { at: rt.alloc(Math.ceil(m / MR) * MR * ldc), ldc };
+}
+
+/**
+ * C = A B (or C += A B with `accumulate`) for operands already in the
+ * arena. Work is cut into units of strips x panels, at most 64 x 32 (a B
+ * block of KC x 256 floats stays in L2), finer while each thread would get
+ * fewer than four; tiny products run as one unit on this thread.
+ */
+export function gemmRun(
+  rt: WasmRuntime,
+  a: Operand,
+  b: Operand,
+  c: OutC,
+  m: number,
+  n: number,
+  k: number,
+  accumulate: boolean,
+): void {
+  if (m === 0 || n === 0 || k === 0) return;
+  const strips = Math.ceil(m / MR);
+  const panels = Math.ceil(n / NR);
+  const threads = m * n * k < 1 << 18 ? 1 : rt.threads;
+  let ppu = Math.min(panels, 32);
+  let spu = Math.min(strips, 64);
+  const units = () => Math.ceil(strips / spu) * Math.ceil(panels / ppu);
+  while (threads > 1 && units() < 4 * threads && (ppu > 2 || spu > 2)) {
+    if (ppu >= spu && ppu > 2) ppu = Math.ceil(ppu / 2);
+    else spu = Math.ceil(spu / 2);
+  }
+  const args: Record<(typeof GEMM_ARGS)[number], number> = {
+    ap: a.at * 4,
+    aStep: a.step * 4,
+    aStrip: a.stride * 4,
+    bp: b.at * 4,
+    bStep: b.step * 4,
+    bPanel: b.stride * 4,
+    c: c.at * 4,
+    k,
+    strips,
+    panels,
+    stripsPerUnit: spu,
+    panelsPerUnit: ppu,
+    ldcBytes: c.ldc * 4,
+    accumulate: accumulate ? 1 : 0,
+    unitsAcross: Math.ceil(panels / ppu),
+  };
+  rt.launch(KERNEL.gemm, units(), GEMM_ARGS.map((x) => args[x]));
+}
+
+/**
+ * Packs rows of the row-major [rows, ld] matrix at float index `src` (its
+ * first `cols` columns) into blocks of `h` rows at `dst`: packed A strips
+ * when h = MR, packed B panels of a transposed operand when h = NR.
+ */
+export function packRows(
+  rt: WasmRuntime,
+  src: number,
+  ld: number,
+  rows: number,
+  cols: number,
+  dst: number,
+  h: number,
+): void {
+  rt.launchWith(KERNEL.packRows, Math.ceil(rows / h), PACK_ARGS, {
+    src: src * 4,
+    ldBytes: ld * 4,
+    rows,
+    cols,
+    dst: dst * 4,
+    h,
+  });
+}
+
+/**
+ * C (m x n, row-major at `cOff` of `c`) += op(A) op(B) through the wasm
+ * kernel; the same contract as the JavaScript `gemmCpu`.
+ */
+export function gemmWasm(
+  rt: WasmRuntime,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  aOff: number,
+  transA: boolean,
+  b: Float32Array,
+  bOff: number,
+  transB: boolean,
+  c: Float32Array,
+  cOff: number,
+): void {
+  if (m === 0 || n === 0 || k === 0) return;
+  rt.reset();
+  const mem = () => rt.f32;
+  let opA: Operand;
+  if (transA) {
+    const at = rt.alloc(k * m + MR);
+    mem().set(a.subarray(aOff, aOff + k * m), at);
+    opA = rowMajor(at, m, true);
+  } else {
+    const raw = rt.alloc(m * k);
+    mem().set(a.subarray(aOff, aOff + m * k), raw);
+    const at = rt.alloc(packedASize(m, k));
+    packRows(rt, raw, k, m, k, at, MR);
+    opA = packedA(at, k);
+  }
+  let opB: Operand;
+  if (!transB) {
+    const at = rt.alloc(k * n + NR);
+    mem().set(b.subarray(bOff, bOff + k * n), at);
+    opB = rowMajor(at, n, false);
+  } else {
+    const raw = rt.alloc(n * k);
+    mem().set(b.subarray(bOff, bOff + n * k), raw);
+    const at = rt.alloc(packedBSize(k, n));
+    packRows(rt, raw, k, n, k, at, NR);
+    opB = packedB(at, k);
+  }
+  const out = allocC(rt, m, n);
+  gemmRun(rt, opA, opB, out, m, n, k, false);
+  const f = mem();
+  for (let i = 0; i < m; i++) {
+    const src = out.at + i * out.ldc;
+    const dst = cOff + i * n;
+    for (let j = 0; j < n; j++) c[dst + j] += f[src + j];
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * Data-movement kernels that feed and drain the GEMM, emitted with the
+ * builder: im2col (patch rows, one unit per row), col2im (a scatter-add
+ * owned per image channel, so units never write the same float and the sum
+ * order is fixed) and row-block packing (one unit per block of 4 or 8
+ * rows). All addresses are bytes; a per-patch-row table written by the
+ * caller holds (channel offset, ih0, iw0, lo, hi), where output columns
+ * [lo, hi) are the ones whose tap lands inside the image.
+ *
+ * @module
+ */
+
+import { Code, type FuncDef, I32, V128 } from "./builder.ts";
+
+/** Parameter block of `im2col`. */
+export const IM2COL_ARGS = [
+  "x",
+  "dst",
+  "ldBytes",
+  "nc",
+  "imgFloats",
+  "hx",
+  "wx",
+  "hy",
+  "wy",
+  "sh",
+  "sw",
+  "table",
+] as const;
+
+/** Parameter block of `col2im`. */
+export const COL2IM_ARGS = [
+  "col",
+  "ldBytes",
+  "out",
+  "cx",
+  "hx",
+  "wx",
+  "hy",
+  "wy",
+  "sh",
+  "sw",
+  "taps",
+  "table",
+] as const;
+
+/** Parameter block of `packRows`. */
+export const PACK_ARGS = [
+  "src",
+  "ldBytes",
+  "rows",
+  "cols",
+  "dst",
+  "h",
+] as const;
+
+/** Reads the i32 parameter block at local ARGS into named locals. */
+function params<N extends string>(
+  f: Code,
+  names: readonly N[],
+): Record<N, number> {
+  return Object.fromEntries(names.map((name, i) => {
+    const l = f.local(I32);
+    f.get(1).loadI32(i * 4).set(l);
+    return [name, l];
+  })) as Record<N, number>;
+}
+
+/** Locals from the table row of patch row `r` (5 i32 per row). */
+function tableRow(f: Code, table: number, r: () => void) {
+  const [chan, ih0, iw0, lo, hi] = [0, 1, 2, 3, 4].map((i) => {
+    const l = f.local(I32);
+    f.get(table);
+    r();
+    f.i32(20).mul().add().loadI32(i * 4).set(l);
+    return l;
+  });
+  return { chan, ih0, iw0, lo, hi };
+}
+
+/** im2col: unit r writes patch row r for every image of the chunk. */
+export function im2colKernel(): FuncDef {
+  const f = new Code(2);
+  const p = params(f, IM2COL_ARGS);
+  const t = tableRow(f, p.table, () => f.get(0));
+  const [n, oh, ih, o, xb, src, ow] = Array.from(
+    { length: 7 },
+    () => f.local(I32),
+  );
+  const rowBytes = f.local(I32);
+  f.get(p.wy).i32(4).mul().set(rowBytes);
+  f.get(p.dst).get(0).get(p.ldBytes).mul().add().set(o);
+  f.loop(n, () => f.i32(0), () => f.get(p.nc), 1, () => {
+    f.get(p.x).get(n).get(p.imgFloats).mul().get(t.chan).add().i32(4).mul();
+    f.add().set(xb);
+    f.loop(oh, () => f.i32(0), () => f.get(p.hy), 1, () => {
+      f.get(oh).get(p.sh).mul().get(t.ih0).add().tee(ih);
+      f.get(p.hx).geu(); // ih < 0 or ih >= hx (unsigned)
+      f.ifElse(
+        () => f.get(o).i32(0).get(rowBytes).memfill(),
+        () => {
+          f.get(o).i32(0).get(t.lo).i32(4).mul().memfill();
+          // src = xb + (ih * wx + iw0) * 4
+          f.get(xb).get(ih).get(p.wx).mul().get(t.iw0).add().i32(4).mul();
+          f.add().set(src);
+          f.get(p.sw).i32(1).eq();
+          f.ifElse(
+            () => {
+              f.get(o).get(t.lo).i32(4).mul().add();
+              f.get(src).get(t.lo).i32(4).mul().add();
+              f.get(t.hi).get(t.lo).sub().i32(4).mul().memcopy();
+            },
+            () => {
+              f.loop(ow, () => f.get(t.lo), () => f.get(t.hi), 1, () => {
+                f.get(o).get(ow).i32(4).mul().add();
+                f.get(src).get(ow).get(p.sw).mul().i32(4).mul().add();
+                f.loadF32().storeF32();
+              });
+            },
+          );
+          f.get(o).get(t.hi).i32(4).mul().add().i32(0);
+          f.get(p.wy).get(t.hi).sub().i32(4).mul().memfill();
+        },
+      );
+      f.incBy(o, rowBytes);
+    });
+  });
+  return { name: "im2col", params: [I32, I32], results: [], code: f };
+}
+
+/**
+ * col2im: unit u = (image, channel) adds the patch rows of that channel
+ * (taps = kh * kw of them) onto its plane of the zeroed output.
+ */
+export function col2imKernel(): FuncDef {
+  const f = new Code(2);
+  const p = params(f, COL2IM_ARGS);
+  const [n, c, ob, rr, r, sb, oh, ih, d, s, ow, end4] = Array.from(
+    { length: 12 },
+    () => f.local(I32),
+  );
+  f.get(0).get(p.cx).divu().set(n);
+  f.get(0).get(p.cx).remu().set(c);
+  f.get(p.out).get(0).get(p.hx).mul().get(p.wx).mul().i32(4).mul().add();
+  f.set(ob);
+  f.loop(rr, () => f.i32(0), () => f.get(p.taps), 1, () => {
+    f.get(c).get(p.taps).mul().get(rr).add().set(r);
+    const t = tableRow(f, p.table, () => f.get(r));
+    // Source row: col + r * ld + n * hy * wy * 4.
+    f.get(p.col).get(r).get(p.ldBytes).mul().add();
+    f.get(n).get(p.hy).mul().get(p.wy).mul().i32(4).mul().add().set(sb);
+    f.loop(oh, () => f.i32(0), () => f.get(p.hy), 1, () => {
+      f.get(oh).get(p.sh).mul().get(t.ih0).add().tee(ih);
+      f.get(p.hx).geu().eqz();
+      f.ifElse(() => {
+        f.get(ob).get(ih).get(p.wx).mul().get(t.iw0).add().i32(4).mul().add();
+        f.set(d);
+        f.get(sb).get(oh).get(p.wy).mul().i32(4).mul().add().set(s);
+        f.get(t.lo).set(ow);
+        f.get(p.sw).i32(1).eq();
+        f.ifElse(() => {
+          // Four at a time while a whole vector fits, then the tail.
+          f.get(t.hi).i32(3).sub().set(end4);
+          f.loop(ow, () => f.get(ow), () => f.get(end4), 4, () => {
+            f.get(d).get(ow).i32(4).mul().add();
+            f.get(d).get(ow).i32(4).mul().add().load();
+            f.get(s).get(ow).i32(4).mul().add().load();
+            f.vadd().store();
+          });
+        });
+        f.loop(ow, () => f.get(ow), () => f.get(t.hi), 1, () => {
+          f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add();
+          f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add().loadF32();
+          f.get(s).get(ow).i32(4).mul().add().loadF32();
+          f.fadd().storeF32();
+        });
+      });
+    });
+  });
+  void V128;
+  return { name: "col2im", params: [I32, I32], results: [], code: f };
+}
+
+/**
+ * packRows: unit b packs rows [b h, b h + h) of a row-major matrix into
+ * one block of `h`-wide columns (dst[(b cols + q) h + l] = M[b h + l, q]),
+ * zero past the last row: A strips (h = MR) and B panels (h = NR) of a
+ * transposed operand.
+ */
+export function packRowsKernel(): FuncDef {
+  const f = new Code(2);
+  const p = params(f, PACK_ARGS);
+  const [l, row, d, s, q, step] = Array.from(
+    { length: 6 },
+    () => f.local(I32),
+  );
+  f.get(p.h).i32(4).mul().set(step);
+  f.loop(l, () => f.i32(0), () => f.get(p.h), 1, () => {
+    f.get(0).get(p.h).mul().get(l).add().set(row);
+    // d = dst + ((b * cols) * h + l) * 4
+    f.get(p.dst).get(0).get(p.cols).mul().get(p.h).mul().get(l).add();
+    f.i32(4).mul().add().set(d);
+    f.get(row).get(p.rows).lt();
+    f.ifElse(
+      () => {
+        f.get(p.src).get(row).get(p.ldBytes).mul().add().set(s);
+        f.loop(q, () => f.i32(0), () => f.get(p.cols), 1, () => {
+          f.get(d).get(s).loadF32().storeF32();
+          f.incBy(d, step).inc(s, 4);
+        });
+      },
+      () => {
+        f.loop(q, () => f.i32(0), () => f.get(p.cols), 1, () => {
+          f.get(d).f32(0).storeF32();
+          f.incBy(d, step);
+        });
+      },
+    );
+  });
+  return { name: "packRows", params: [I32, I32], results: [], code: f };
+}
