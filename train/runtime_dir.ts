@@ -20,6 +20,8 @@
  * ```
  */
 export function ensureRuntimeDir(): string | null {
+  // A stand-in `Deno` (the browser test page's shim) has no process to fix.
+  if (typeof Deno.uid !== "function") return null;
   const now = Deno.env.get("XDG_RUNTIME_DIR");
   if (now) {
     try {

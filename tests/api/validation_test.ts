@@ -91,7 +91,7 @@ testBackends("an unsupported dtype is an error, not silent float32", () => {
     () => tensor([1, 2], [2], bad),
     /^tensor: unsupported dtype 'float64' \(float32, int32\)$/,
   );
-  oneLine(() => zeros([2], bad), /^full: unsupported dtype 'float64'/);
+  oneLine(() => zeros([2], bad), /^zeros: unsupported dtype 'float64'/);
 }, { leakCheck: true });
 
 testBackends("tidy refuses an async function and frees nothing early", () => {
