@@ -70,7 +70,11 @@ async function docJson(path: string): Promise<DocJson> {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).output();
-  assert.equal(code, 0, `deno doc ${path}: ${new TextDecoder().decode(stderr)}`);
+  assert.equal(
+    code,
+    0,
+    `deno doc ${path}: ${new TextDecoder().decode(stderr)}`,
+  );
   return JSON.parse(new TextDecoder().decode(stdout));
 }
 
