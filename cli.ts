@@ -163,7 +163,18 @@ export interface InfoReport {
   memory: MemoryStats;
 }
 
-/** Collects the `info` report. */
+/**
+ * Collects the `info` report.
+ * @example
+ * ```ts
+ * import { info } from "@cnnf/webgpu/cli";
+ * import assert from "node:assert/strict";
+ * const report = await info("cpu");
+ * assert.equal(report.backend, "cpu");
+ * assert.equal(report.deno.deno, Deno.version.deno);
+ * assert.equal(typeof report.memory.liveBuffers, "number");
+ * ```
+ */
 export async function info(backend: BackendChoice): Promise<InfoReport> {
   const adapter = await requestAdapter();
   const chosen = await init({ backend });
@@ -532,7 +543,16 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   info: runInfo,
 };
 
-/** Runs the CLI; returns the exit code. */
+/**
+ * Runs the CLI; returns the exit code.
+ * @example Exit codes: 0 done, 2 bad usage
+ * ```ts
+ * import { main } from "@cnnf/webgpu/cli";
+ * import assert from "node:assert/strict";
+ * assert.equal(await main(["info", "--help"]), 0); // usage on stdout
+ * assert.equal(await main(["fly"]), 2); // "unknown command 'fly'" on stderr
+ * ```
+ */
 export async function main(argv: string[]): Promise<number> {
   // Before anything asks for a WebGPU adapter: no XDG_RUNTIME_DIR noise.
   ensureRuntimeDir();

@@ -40,6 +40,17 @@ function ones(like: Tensor): Tensor {
  * Differentiates `root`. Without `inputs`, accumulates into the `.grad` of
  * every leaf with `requiresGrad` and returns []. With `inputs`, returns their
  * gradients (zeros when unreachable) in order.
+ * @example Gradients of chosen inputs, leaving `.grad` alone
+ * ```ts
+ * import { init, tensor } from "@cnnf/webgpu";
+ * import { computeGrads } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+ * const [g] = computeGrads(x.mul(x).sum(), { inputs: [x] });
+ * assert.deepEqual([...await g.data()], [2, 4, 6]); // d(x²)/dx = 2x
+ * assert.equal(x.grad, null);
+ * ```
  */
 export function computeGrads(
   root: Tensor,
@@ -199,7 +210,22 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
   } else t.grad = g;
 }
 
-/** Drops the tape below `t` without differentiating (frees saved tensors). */
+/**
+ * Drops the tape below `t` without differentiating (frees saved tensors).
+ * @example
+ * ```ts
+ * import { init, tensor } from "@cnnf/webgpu";
+ * import { releaseGraph } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const x = tensor([1, 2], [2], { requiresGrad: true });
+ * const y = x.mul(x).sum();
+ * assert.notEqual(y.node, null);
+ * releaseGraph(y); // y's value stays, its history goes
+ * assert.equal(y.node, null);
+ * assert.equal(await y.item(), 5);
+ * ```
+ */
 export function releaseGraph(t: Tensor): void {
   if (t.node) {
     const n = t.node;

@@ -50,7 +50,17 @@ export interface BufferPoolOptions {
 /** Default cap on the bytes of free pooled buffers: 512 MiB. */
 export const DEFAULT_POOL_FREE_BYTES = 512 * 2 ** 20;
 
-/** Rounds a byte size up to its bucket: a power of two, at least 256. */
+/**
+ * Rounds a byte size up to its bucket: a power of two, at least 256.
+ * @example
+ * ```ts
+ * import { bucketSize } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(bucketSize(4), 256);
+ * assert.equal(bucketSize(1000), 1024);
+ * assert.equal(bucketSize(1024), 1024);
+ * ```
+ */
 export function bucketSize(bytes: number): number {
   let size = 256;
   while (size < bytes) size *= 2;
@@ -63,7 +73,26 @@ interface FreeEntry {
   epoch: number;
 }
 
-/** Size-bucketed, capped buffer pool over one device. */
+/**
+ * Size-bucketed, capped buffer pool over one device. Needs WebGPU; the
+ * example does nothing where there is no adapter.
+ * @example A released buffer is reused for the next request of its bucket
+ * ```ts
+ * import { BufferPool, requestAdapter } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * const adapter = await requestAdapter();
+ * if (adapter) {
+ *   const device = await adapter.requestDevice();
+ *   const pool = new BufferPool(device);
+ *   const a = pool.acquire(1000); // served from the 1024-byte bucket
+ *   assert.equal(a.size, 1024);
+ *   pool.release(a);
+ *   assert.equal(pool.acquire(600), a);
+ *   assert.equal(pool.stats().liveBuffers, 1);
+ *   device.destroy();
+ * }
+ * ```
+ */
 export class BufferPool {
   #device: GPUDevice;
   #options: BufferPoolOptions;

@@ -34,6 +34,14 @@ export class GpuKernelError extends Error {
 /**
  * A buffer request over the device's limits, refused before anything was
  * created (so the device and the pool stay usable).
+ * @example
+ * ```ts
+ * import { GpuAllocationError } from "@cnnf/webgpu";
+ * import assert from "node:assert/strict";
+ * const e = new GpuAllocationError("matmul", 3 * 2 ** 30, 2 ** 31, "maxBufferSize");
+ * assert.equal(e.limitName, "maxBufferSize");
+ * assert.match(e.message, /^matmul: cannot allocate 3 GiB .* maxBufferSize of 2 GiB/);
+ * ```
  */
 export class GpuAllocationError extends Error {
   /** The op that asked for the buffer. */
@@ -67,7 +75,16 @@ export class GpuAllocationError extends Error {
   }
 }
 
-/** "1.5 GiB"-style rendering of a byte count. */
+/**
+ * "1.5 GiB"-style rendering of a byte count.
+ * @example
+ * ```ts
+ * import { formatBytes } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatBytes(512), "512 bytes");
+ * assert.equal(formatBytes(1.5 * 2 ** 30), "1.5 GiB");
+ * ```
+ */
 export function formatBytes(bytes: number): string {
   const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
   let v = bytes;

@@ -72,7 +72,16 @@ const UNIFORM_SLOT = 256;
 /** Readback buffers kept between reads; larger ones are kept first. */
 const MAX_IDLE_STAGING = 2;
 
-/** Requests an adapter; null when WebGPU is unavailable. */
+/**
+ * Requests an adapter; null when WebGPU is unavailable.
+ * @example
+ * ```ts
+ * import { requestAdapter } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * const adapter = await requestAdapter(); // never throws
+ * assert.ok(adapter === null || typeof adapter.requestDevice === "function");
+ * ```
+ */
 export async function requestAdapter(): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
   try {
@@ -84,7 +93,20 @@ export async function requestAdapter(): Promise<GPUAdapter | null> {
   }
 }
 
-/** Describes an adapter for `info` and backend selection. */
+/**
+ * Describes an adapter for `info` and backend selection.
+ * @example
+ * ```ts
+ * import { requestAdapter, summarizeAdapter } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * const adapter = await requestAdapter();
+ * if (adapter) {
+ *   const s = summarizeAdapter(adapter);
+ *   assert.equal(s.limits.maxBufferSize, adapter.limits.maxBufferSize);
+ *   assert.equal(typeof s.isFallbackAdapter, "boolean");
+ * }
+ * ```
+ */
 export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const legacy = adapter as GPUAdapter & { isFallbackAdapter?: boolean };
@@ -123,7 +145,24 @@ export interface RuntimeStats extends PoolStats {
   submits: number;
 }
 
-/** A WebGPU device with a buffer pool, pipeline cache and batched queue. */
+/**
+ * A WebGPU device with a buffer pool, pipeline cache and batched queue.
+ * Needs WebGPU; the example does nothing where there is no adapter.
+ * @example Upload and read back through one runtime
+ * ```ts
+ * import { GpuRuntime, requestAdapter } from "@cnnf/webgpu/gpu";
+ * import assert from "node:assert/strict";
+ * if (await requestAdapter()) {
+ *   const rt = await GpuRuntime.create();
+ *   const buf = rt.upload(new Float32Array([1, 2, 3]));
+ *   const [bytes] = await rt.readMany([{ buffer: buf, bytes: 12 }]);
+ *   assert.deepEqual([...new Float32Array(bytes)], [1, 2, 3]);
+ *   assert.equal(rt.stats().liveBuffers, 1);
+ *   rt.pool.release(buf);
+ *   rt.destroy();
+ * }
+ * ```
+ */
 export class GpuRuntime {
   /** The adapter the device came from. */
   readonly adapter: GPUAdapter;

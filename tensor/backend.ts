@@ -64,7 +64,22 @@ export interface Backend {
   stats(): MemoryStats;
 }
 
-/** Refcounted storage shared by tensors (views share it). */
+/**
+ * Refcounted storage shared by tensors (views share it).
+ * @example The memory is freed when the last reference goes
+ * ```ts
+ * import { CpuBackend, Storage } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * const cpu = new CpuBackend();
+ * const s = new Storage(cpu, cpu.alloc("float32", 8), "float32", 8);
+ * s.retain(); // a second view
+ * s.release();
+ * assert.ok(s.alive);
+ * s.release();
+ * assert.ok(!s.alive);
+ * assert.equal(cpu.stats().liveBuffers, 0);
+ * ```
+ */
 export class Storage {
   /** Owning backend. */
   readonly backend: Backend;
@@ -116,7 +131,21 @@ const POOL_MIN = 1 << 14;
 /** Bytes of freed arrays the CPU backend keeps for reuse. */
 const POOL_CAP = 256 * 2 ** 20;
 
-/** The pure-TypeScript reference backend. */
+/**
+ * The pure-TypeScript reference backend.
+ * @example Uploading, reading back and freeing
+ * ```ts
+ * import { CpuBackend } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * const cpu = new CpuBackend();
+ * const h = cpu.upload(new Float32Array([1, 2, 3]));
+ * const [v] = await cpu.read([{ handle: h, dtype: "float32", n: 3 }]);
+ * assert.deepEqual([...v], [1, 2, 3]);
+ * assert.equal(cpu.stats().liveBytes, 12);
+ * cpu.free(h);
+ * assert.equal(cpu.stats().liveBuffers, 0);
+ * ```
+ */
 export class CpuBackend implements Backend {
   /** Backend name. */
   readonly name: BackendName = "cpu";
@@ -198,7 +227,28 @@ export class CpuBackend implements Backend {
   }
 }
 
-/** The WebGPU backend: runs each primitive's WGSL plan on a runtime. */
+/**
+ * The WebGPU backend: runs each primitive's WGSL plan on a runtime. Needs
+ * WebGPU; the example does nothing where there is no adapter.
+ * @example Uploading and reading back through the backend interface
+ * ```ts
+ * import {
+ *   GpuRuntime,
+ *   requestAdapter,
+ *   WebGpuBackend,
+ * } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * if (await requestAdapter()) {
+ *   const gpu = new WebGpuBackend(await GpuRuntime.create());
+ *   const h = gpu.upload(new Int32Array([4, 5]));
+ *   const [v] = await gpu.read([{ handle: h, dtype: "int32", n: 2 }]);
+ *   assert.deepEqual([...v], [4, 5]);
+ *   gpu.free(h);
+ *   assert.equal(gpu.stats().liveBuffers, 0);
+ *   gpu.runtime.destroy();
+ * }
+ * ```
+ */
 export class WebGpuBackend implements Backend {
   /** Backend name. */
   readonly name: BackendName = "webgpu";

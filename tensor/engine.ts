@@ -104,6 +104,16 @@ const state: State = {
 /**
  * Returns the WebGPU backend, creating the device on first use.
  * @param maxFreeBytes Cap on the bytes its buffer pool holds free.
+ * @example One backend per process
+ * ```ts
+ * import { requestAdapter, webgpuBackend } from "@cnnf/webgpu/internals";
+ * import assert from "node:assert/strict";
+ * if (await requestAdapter()) {
+ *   const gpu = await webgpuBackend();
+ *   assert.equal(gpu.name, "webgpu");
+ *   assert.equal(await webgpuBackend(), gpu);
+ * }
+ * ```
  */
 export async function webgpuBackend(
   maxFreeBytes?: number,

@@ -44,7 +44,35 @@ export interface CheckpointMeta extends RunPosition {
 
 const OPT = "__optim__";
 
-/** Saves model, optimizer and run state to `path` atomically. */
+/**
+ * Saves model, optimizer and run state to `path` atomically.
+ * @example
+ * ```ts
+ * import { init, Linear, optim } from "@cnnf/webgpu";
+ * import {
+ *   loadCheckpoint,
+ *   restoreCheckpoint,
+ *   saveCheckpoint,
+ * } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.ckpt.safetensors`;
+ * const model = new Linear(3, 2);
+ * const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+ * await saveCheckpoint(path, {
+ *   model,
+ *   optimizer,
+ *   position: { epoch: 2, batch: 5, step: 17 },
+ *   config: { note: "toy" },
+ *   history: [],
+ * });
+ * const ck = await loadCheckpoint(path);
+ * assert.equal(ck.meta.step, 17);
+ * assert.deepEqual(ck.tensors.weight.shape, [2, 3]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function saveCheckpoint(
   path: string,
   parts: {
@@ -98,7 +126,37 @@ export interface LoadedCheckpoint {
   path: string;
 }
 
-/** Reads a checkpoint; errors name the file and what is wrong. */
+/**
+ * Reads a checkpoint; errors name the file and what is wrong.
+ * @example
+ * ```ts
+ * import { init, Linear, optim } from "@cnnf/webgpu";
+ * import {
+ *   loadCheckpoint,
+ *   restoreCheckpoint,
+ *   saveCheckpoint,
+ * } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.ckpt.safetensors`;
+ * const model = new Linear(3, 2);
+ * const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+ * await saveCheckpoint(path, {
+ *   model,
+ *   optimizer,
+ *   position: { epoch: 2, batch: 5, step: 17 },
+ *   config: { note: "toy" },
+ *   history: [],
+ * });
+ * const ck = await loadCheckpoint(path);
+ * assert.deepEqual([ck.meta.epoch, ck.meta.batch], [2, 5]);
+ * assert.deepEqual(ck.meta.config, { note: "toy" });
+ * await Deno.writeTextFile(path, "not a checkpoint");
+ * await assert.rejects(loadCheckpoint(path), new RegExp(path));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const { tensors, metadata } = await loadSafetensors(path);
   let meta: CheckpointMeta;
@@ -120,6 +178,37 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
 /**
  * Restores weights, optimizer state, scheduler step and the random stream
  * from a loaded checkpoint.
+ * @example Into a fresh model and optimizer
+ * ```ts
+ * import { init, Linear, optim } from "@cnnf/webgpu";
+ * import {
+ *   loadCheckpoint,
+ *   restoreCheckpoint,
+ *   saveCheckpoint,
+ * } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/run.ckpt.safetensors`;
+ * const model = new Linear(3, 2);
+ * const optimizer = new optim.SGD(model.parameters(), { lr: 0.1 });
+ * await saveCheckpoint(path, {
+ *   model,
+ *   optimizer,
+ *   position: { epoch: 2, batch: 5, step: 17 },
+ *   config: { note: "toy" },
+ *   history: [],
+ * });
+ * const fresh = new Linear(3, 2);
+ * const opt2 = new optim.SGD(fresh.parameters(), { lr: 0.1 });
+ * const pos = restoreCheckpoint(await loadCheckpoint(path), {
+ *   model: fresh,
+ *   optimizer: opt2,
+ * });
+ * assert.deepEqual(pos, { epoch: 2, batch: 5, step: 17 });
+ * assert.deepEqual(await fresh.weight.data(), await model.weight.data());
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export function restoreCheckpoint(
   ck: LoadedCheckpoint,

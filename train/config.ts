@@ -191,7 +191,19 @@ export const ATTACK_NAMES: readonly string[] = [
 /** Largest batch accepted: more than any dataset here, far past memory. */
 export const MAX_BATCH = 65536;
 
-/** Checks a configuration; throws naming the first bad field. */
+/**
+ * Checks a configuration; throws naming the first bad field.
+ * @example
+ * ```ts
+ * import { PRESETS, validateConfig } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * validateConfig(PRESETS.quick);
+ * assert.throws(
+ *   () => validateConfig({ ...PRESETS.quick, batchSize: 0 }),
+ *   /--batch-size/,
+ * );
+ * ```
+ */
 export function validateConfig(c: TrainConfig): void {
   const bad = (field: string, why: string): never => {
     throw new Error(

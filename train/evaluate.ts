@@ -71,6 +71,34 @@ export function evalData(
 
 /**
  * Evaluates a model's row of the table.
+ * @example Clean accuracy and one-step PGD on two toy images
+ * ```ts
+ * import { init } from "@cnnf/webgpu";
+ * import type { Dataset } from "@cnnf/webgpu/data";
+ * import { buildModel, evaluateRow, PRESETS } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const toy = (n: number): Dataset => ({
+ *   images: new Uint8Array(n * 784).map((_, i) => (i * 37) % 256),
+ *   labels: new Uint8Array(n).map((_, i) => i % 10),
+ *   n,
+ *   shape: [1, 28, 28],
+ *   classes: [..."0123456789"],
+ *   source: "toy",
+ * });
+ * const cfg = {
+ *   ...PRESETS.quick,
+ *   testBatchSize: 2,
+ *   nbIter: 1,
+ *   evalAttacks: ["clean", "pgd-first"],
+ * };
+ * const model = buildModel(cfg, "cnnf");
+ * const row = await evaluateRow(model, "cnnf", toy(2), cfg);
+ * assert.deepEqual(Object.keys(row.values), ["clean", "pgd-first"]);
+ * assert.equal(row.examples?.clean, 2);
+ * assert.ok(row.values["pgd-first"] <= 1);
+ * model.dispose();
+ * ```
  * @param model The model to evaluate.
  * @param kind "cnnf" or "cnn".
  * @param test Test data.

@@ -99,7 +99,22 @@ export interface TrainCurvePoint {
   trainAcc: number;
 }
 
-/** Builds the model a configuration describes. */
+/**
+ * Builds the model a configuration describes.
+ * @example CNN-F and its feedforward twin from one preset
+ * ```ts
+ * import { init } from "@cnnf/webgpu";
+ * import { buildModel, PRESETS } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const cnnf = buildModel(PRESETS.quick, "cnnf");
+ * const cnn = buildModel(PRESETS.quick, "cnn");
+ * assert.equal(cnnf.cycles, PRESETS.quick.maxCycles);
+ * assert.equal(cnn.cycles, 0);
+ * cnnf.dispose();
+ * cnn.dispose();
+ * ```
+ */
 export function buildModel(cfg: TrainConfig, kind: "cnnf" | "cnn"): CNNFBase {
   const cycles = kind === "cnn" ? 0 : cfg.maxCycles;
   if (cfg.dataset === "cifar10") {
@@ -118,12 +133,44 @@ export function buildModel(cfg: TrainConfig, kind: "cnnf" | "cnn"): CNNFBase {
   });
 }
 
-/** Path of a model's training checkpoint in the output folder. */
+/**
+ * Path of a model's training checkpoint in the output folder.
+ * @example
+ * ```ts
+ * import { checkpointPath, PRESETS } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const cfg = { ...PRESETS.quick, out: "runs/a" };
+ * assert.equal(checkpointPath(cfg, "cnnf"), "runs/a/cnnf.ckpt.safetensors");
+ * ```
+ */
 export function checkpointPath(cfg: TrainConfig, kind: string): string {
   return `${cfg.out}/${kind}.ckpt.safetensors`;
 }
 
-/** Clean accuracy of a model with the configuration's decision rule. */
+/**
+ * Clean accuracy of a model with the configuration's decision rule.
+ * @example An untrained plain CNN on two toy images
+ * ```ts
+ * import { init } from "@cnnf/webgpu";
+ * import type { Dataset } from "@cnnf/webgpu/data";
+ * import { buildModel, cleanAccuracy, PRESETS } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const toy = (n: number): Dataset => ({
+ *   images: new Uint8Array(n * 784).map((_, i) => (i * 37) % 256),
+ *   labels: new Uint8Array(n).map((_, i) => i % 10),
+ *   n,
+ *   shape: [1, 28, 28],
+ *   classes: [..."0123456789"],
+ *   source: "toy",
+ * });
+ * const cfg = { ...PRESETS.quick, testBatchSize: 2 };
+ * const model = buildModel(cfg, "cnn");
+ * const acc = await cleanAccuracy(model, toy(2), cfg);
+ * assert.ok([0, 0.5, 1].includes(acc)); // a fraction of the 2 images
+ * model.dispose();
+ * ```
+ */
 export async function cleanAccuracy(
   model: CNNFBase,
   data: Dataset,
@@ -161,6 +208,30 @@ export async function cleanAccuracy(
 /**
  * Trains one model on `train`, evaluating clean accuracy on `test` after
  * every epoch. With `resume`, continues from the checkpoint in `cfg.out`.
+ * @example One step, then a checkpoint to resume from
+ * ```ts
+ * import { init } from "@cnnf/webgpu";
+ * import type { Dataset } from "@cnnf/webgpu/data";
+ * import { checkpointPath, PRESETS, trainModel } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * const toy = (n: number): Dataset => ({
+ *   images: new Uint8Array(n * 784).map((_, i) => (i * 37) % 256),
+ *   labels: new Uint8Array(n).map((_, i) => i % 10),
+ *   n,
+ *   shape: [1, 28, 28],
+ *   classes: [..."0123456789"],
+ *   source: "toy",
+ * });
+ * const out = await Deno.makeTempDir();
+ * const cfg = { ...PRESETS.quick, out, batchSize: 2, maxSteps: 1 };
+ * const r = await trainModel("cnn", cfg, { train: toy(4), test: toy(2) });
+ * assert.equal(r.steps, 1);
+ * assert.equal(r.finished, false); // stopped by maxSteps, resumable
+ * assert.ok((await Deno.stat(checkpointPath(cfg, "cnn"))).isFile);
+ * r.model.dispose();
+ * await Deno.remove(out, { recursive: true });
+ * ```
  */
 export async function trainModel(
   kind: "cnnf" | "cnn",

@@ -83,8 +83,9 @@ export function rowColumns(cfg: TrainConfig, kind: string): string[] {
  * @param stepsDone Optimizer steps already in each model's checkpoint.
  * @example
  * ```ts
+ * // Internal to the CLI (not exported), hence the relative import.
  * import { planRun } from "./plan.ts";
- * import { PRESETS } from "./config.ts";
+ * import { PRESETS } from "@cnnf/webgpu/train";
  * import assert from "node:assert/strict";
  * const phases = planRun(PRESETS.quick, { train: 3200, test: 200 });
  * assert.equal(phases[0].key, "train cnn");

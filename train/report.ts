@@ -128,7 +128,33 @@ ${grid}<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>
 ${lines}</svg>`;
 }
 
-/** Renders the report as one HTML document. */
+/**
+ * Renders the report as one HTML document.
+ * @example
+ * ```ts
+ * import { renderReport } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const html = renderReport({
+ *   title: "toy run",
+ *   about: ["backend: cpu"],
+ *   curves: [{
+ *     name: "cnnf",
+ *     points: [{ epoch: 0.5, loss: 2.1, trainAcc: 0.3 }, {
+ *       epoch: 1,
+ *       loss: 1.2,
+ *       trainAcc: 0.6,
+ *       testAcc: 0.55,
+ *     }],
+ *   }],
+ *   columns: ["clean"],
+ *   rows: [{ model: "cnnf", rule: "average", values: { clean: 0.55 } }],
+ *   examples: [],
+ * });
+ * assert.match(html, /^<!DOCTYPE html>/i);
+ * assert.match(html, /toy run/);
+ * assert.match(html, /<svg/); // the loss and accuracy charts
+ * ```
+ */
 export function renderReport(d: ReportData): string {
   // Points carry NaN for what they do not measure (test-only points).
   const finite = (pts: [number, number][]) =>

@@ -52,7 +52,30 @@ export interface RunResult {
   files: string[];
 }
 
-/** A seeded random subset of `count` examples (all when count is 0 or ≥ n). */
+/**
+ * A seeded random subset of `count` examples (all when count is 0 or ≥ n).
+ * @example
+ * ```ts
+ * import type { Dataset } from "@cnnf/webgpu/data";
+ * import { sampleDataset } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * const ds: Dataset = {
+ *   images: new Uint8Array([10, 11, 12, 13, 14]),
+ *   labels: new Uint8Array([0, 1, 2, 3, 4]),
+ *   n: 5,
+ *   shape: [1, 1, 1],
+ *   classes: [..."abcde"],
+ *   source: "toy",
+ * };
+ * const sub = sampleDataset(ds, 3, 42);
+ * assert.equal(sub.n, 3);
+ * // Images keep their labels, in the original order.
+ * assert.deepEqual([...sub.images].map((v) => v - 10), [...sub.labels]);
+ * assert.ok(sub.labels[0] < sub.labels[1] && sub.labels[1] < sub.labels[2]);
+ * assert.equal(sampleDataset(ds, 3, 42).labels.join(), sub.labels.join());
+ * assert.equal(sampleDataset(ds, 0, 42), ds);
+ * ```
+ */
 export function sampleDataset(
   ds: Dataset,
   count: number,
@@ -77,7 +100,33 @@ export function sampleDataset(
   };
 }
 
-/** Loads the configuration's training and test data. */
+/**
+ * Loads the configuration's training and test data.
+ * @example With the configured limits applied
+ * ```ts
+ * import { loadData, PRESETS } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * // A tiny IDX folder: 6 training and 4 test images of 28x28.
+ * async function writeIdx(dir: string, prefix: string, n: number) {
+ *   const img = new Uint8Array(16 + n * 784);
+ *   const v = new DataView(img.buffer);
+ *   [0x803, n, 28, 28].forEach((x, i) => v.setUint32(4 * i, x));
+ *   const lab = new Uint8Array(8 + n).fill(3, 8);
+ *   new DataView(lab.buffer).setUint32(0, 0x801);
+ *   new DataView(lab.buffer).setUint32(4, n);
+ *   await Deno.writeFile(`${dir}/${prefix}-images-idx3-ubyte`, img);
+ *   await Deno.writeFile(`${dir}/${prefix}-labels-idx1-ubyte`, lab);
+ * }
+ * const data = await Deno.makeTempDir();
+ * await writeIdx(data, "train", 6);
+ * await writeIdx(data, "t10k", 4);
+ * const cfg = { ...PRESETS.quick, data, trainLimit: 5, testLimit: 0 };
+ * const { train, test } = await loadData(cfg);
+ * assert.deepEqual([train.n, test.n], [5, 4]);
+ * assert.deepEqual(train.shape, [1, 28, 28]);
+ * await Deno.remove(data, { recursive: true });
+ * ```
+ */
 export async function loadData(
   cfg: TrainConfig,
 ): Promise<{ train: Dataset; test: Dataset }> {
@@ -172,6 +221,42 @@ export interface RunHooks extends TrainHooks {
 
 /**
  * Runs training and evaluation as configured.
+ * @example Stopped after one step: checkpoint kept, no table yet
+ * ```ts
+ * import { init } from "@cnnf/webgpu";
+ * import { PRESETS, runTraining } from "@cnnf/webgpu/train";
+ * import assert from "node:assert/strict";
+ * await init({ backend: "cpu" });
+ * // A tiny IDX folder: 6 training and 4 test images of 28x28.
+ * async function writeIdx(dir: string, prefix: string, n: number) {
+ *   const img = new Uint8Array(16 + n * 784);
+ *   const v = new DataView(img.buffer);
+ *   [0x803, n, 28, 28].forEach((x, i) => v.setUint32(4 * i, x));
+ *   const lab = new Uint8Array(8 + n).fill(3, 8);
+ *   new DataView(lab.buffer).setUint32(0, 0x801);
+ *   new DataView(lab.buffer).setUint32(4, n);
+ *   await Deno.writeFile(`${dir}/${prefix}-images-idx3-ubyte`, img);
+ *   await Deno.writeFile(`${dir}/${prefix}-labels-idx1-ubyte`, lab);
+ * }
+ * const data = await Deno.makeTempDir();
+ * await writeIdx(data, "train", 6);
+ * await writeIdx(data, "t10k", 4);
+ * const out = await Deno.makeTempDir();
+ * const lines: string[] = [];
+ * const r = await runTraining({
+ *   ...PRESETS.quick,
+ *   data,
+ *   out,
+ *   models: ["cnn"],
+ *   batchSize: 2,
+ *   maxSteps: 1,
+ * }, { onLog: (line) => lines.push(line) });
+ * assert.equal(r.finished, false);
+ * assert.equal(r.steps.cnn, 1);
+ * assert.ok(lines.some((l) => l.startsWith("data: ")));
+ * await Deno.remove(data, { recursive: true });
+ * await Deno.remove(out, { recursive: true });
+ * ```
  * @param cfg The configuration (validated by the caller).
  * @param hooks Progress and log callbacks, stop request.
  * @param options resume: continue from checkpoints in `cfg.out`;

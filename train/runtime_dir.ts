@@ -15,8 +15,12 @@
  * the folder set, or null when the environment was fine.
  * @example
  * ```ts
+ * // Internal to the CLI (not exported), hence the relative import.
  * import { ensureRuntimeDir } from "./runtime_dir.ts";
+ * import assert from "node:assert/strict";
  * ensureRuntimeDir();
+ * assert.ok(Deno.statSync(Deno.env.get("XDG_RUNTIME_DIR")!).isDirectory);
+ * assert.equal(ensureRuntimeDir(), null); // usable now: left alone
  * ```
  */
 export function ensureRuntimeDir(): string | null {

@@ -85,6 +85,22 @@ export function parseCifarBatch(bytes: Uint8Array, name: string): CifarBatch {
  * Joins parsed batches into one dataset of 3×32×32 images.
  * @param parts The batches, in order.
  * @param source The dataset's `source`.
+ * @example Two batches joined
+ * ```ts
+ * import { CIFAR10_CLASSES, cifarDataset } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const batch = (label: number, n: number) => ({
+ *   images: new Uint8Array(n * 3 * 32 * 32).fill(label),
+ *   labels: new Uint8Array(n).fill(label),
+ *   n,
+ * });
+ * const ds = cifarDataset([batch(3, 2), batch(9, 1)], "toy CIFAR");
+ * assert.equal(ds.n, 3);
+ * assert.deepEqual(ds.shape, [3, 32, 32]);
+ * assert.deepEqual([...ds.labels], [3, 3, 9]);
+ * assert.equal(ds.images[2 * 3072], 9); // third image from the second batch
+ * assert.equal(ds.classes, CIFAR10_CLASSES);
+ * ```
  */
 export function cifarDataset(
   parts: readonly CifarBatch[],

@@ -257,6 +257,22 @@ export function numBatches(
  * @param indices Dataset indices.
  * @param out Destination, at least `indices.length` examples long.
  * @param augment Augmentation with its seed and epoch, or undefined.
+ * @example Bytes scaled to [-1, 1], in the order asked for
+ * ```ts
+ * import { type Dataset, fillInputs } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const ds: Dataset = {
+ *   images: new Uint8Array([0, 255, 255, 0]), // two 1x1x2 images
+ *   labels: new Uint8Array([0, 1]),
+ *   n: 2,
+ *   shape: [1, 1, 2],
+ *   classes: ["a", "b"],
+ *   source: "toy",
+ * };
+ * const out = new Float32Array(4);
+ * fillInputs(ds, [1, 0], out);
+ * assert.deepEqual([...out], [1, -1, -1, 1]);
+ * ```
  */
 export function fillInputs(
   ds: Dataset,
@@ -458,6 +474,24 @@ export function classCounts(ds: Dataset): number[] {
 /**
  * Checks a dataset's invariants: sizes agree and every label names a
  * class. Throws an error naming `ds.source` and the first problem.
+ * @example
+ * ```ts
+ * import { type Dataset, validateDataset } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const ds: Dataset = {
+ *   images: new Uint8Array(3 * 4),
+ *   labels: new Uint8Array([0, 1, 1]),
+ *   n: 3,
+ *   shape: [1, 2, 2],
+ *   classes: ["a", "b"],
+ *   source: "toy set",
+ * };
+ * validateDataset(ds);
+ * assert.throws(
+ *   () => validateDataset({ ...ds, n: 4 }),
+ *   /toy set: 12 pixel bytes do not hold 4 images of 1x2x2/,
+ * );
+ * ```
  */
 export function validateDataset(ds: Dataset): void {
   const [c, h, w] = ds.shape;
@@ -477,6 +511,16 @@ export function validateDataset(ds: Dataset): void {
 /**
  * Throws `"<name>: label L at <what> I is out of range (K classes)"` for
  * the first label ≥ `numClasses`.
+ * @example
+ * ```ts
+ * import { checkLabels } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * checkLabels(new Uint8Array([0, 2, 1]), 3, "toy"); // all in range
+ * assert.throws(
+ *   () => checkLabels(new Uint8Array([0, 7]), 3, "toy", "record"),
+ *   /^Error: toy: label 7 at record 1 is out of range \(3 classes\)$/,
+ * );
+ * ```
  */
 export function checkLabels(
   labels: Uint8Array,

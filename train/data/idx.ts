@@ -46,7 +46,20 @@ export const IDX_FILES: Readonly<
   test: { images: "t10k-images-idx3-ubyte", labels: "t10k-labels-idx1-ubyte" },
 };
 
-/** Whether `bytes` start with the gzip magic 1f 8b. */
+/**
+ * Whether `bytes` start with the gzip magic 1f 8b.
+ * @example
+ * ```ts
+ * import { isGzip } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const gz = await new Response(
+ *   new Blob([new Uint8Array(8)]).stream()
+ *     .pipeThrough(new CompressionStream("gzip")),
+ * ).bytes();
+ * assert.ok(isGzip(gz));
+ * assert.ok(!isGzip(new Uint8Array([0, 0, 8, 3])));
+ * ```
+ */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
@@ -210,6 +223,39 @@ export interface IdxPairOptions {
  * @param imageBytes Images file contents.
  * @param labelBytes Labels file contents.
  * @param options File names, classes, source.
+ * @example
+ * ```ts
+ * import {
+ *   IDX_IMAGES_MAGIC,
+ *   IDX_LABELS_MAGIC,
+ *   idxDataset,
+ * } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const images = new Uint8Array(16 + 2 * 4); // two 2x2 images
+ * const iv = new DataView(images.buffer);
+ * [IDX_IMAGES_MAGIC, 2, 2, 2].forEach((v, i) => iv.setUint32(4 * i, v));
+ * images.set([0, 64, 128, 255], 16);
+ * const labels = new Uint8Array(8 + 2);
+ * new DataView(labels.buffer).setUint32(0, IDX_LABELS_MAGIC);
+ * new DataView(labels.buffer).setUint32(4, 2);
+ * labels.set([1, 0], 8);
+ * const ds = await idxDataset(images, labels, {
+ *   imagesName: "a-images",
+ *   labelsName: "a-labels",
+ *   classes: ["no", "yes"],
+ * });
+ * assert.deepEqual([ds.n, ...ds.shape], [2, 1, 2, 2]);
+ * assert.deepEqual([...ds.labels], [1, 0]);
+ * labels[8] = 5; // no class 5
+ * await assert.rejects(
+ *   idxDataset(images, labels, {
+ *     imagesName: "a-images",
+ *     labelsName: "a-labels",
+ *     classes: ["no", "yes"],
+ *   }),
+ *   /a-labels: label 5/,
+ * );
+ * ```
  */
 export async function idxDataset(
   imageBytes: Uint8Array,

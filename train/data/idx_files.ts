@@ -46,6 +46,29 @@ async function readIdxFile(
  * @param dir The folder.
  * @param split "train" or "test".
  * @param options Class names and a description for `source`.
+ * @example A test split written to a temporary folder
+ * ```ts
+ * import {
+ *   IDX_FILES,
+ *   IDX_IMAGES_MAGIC,
+ *   IDX_LABELS_MAGIC,
+ *   readIdxSplit,
+ * } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const images = new Uint8Array(16 + 3 * 9); // three 3x3 images
+ * const iv = new DataView(images.buffer);
+ * [IDX_IMAGES_MAGIC, 3, 3, 3].forEach((v, i) => iv.setUint32(4 * i, v));
+ * const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 2, 0, 1]);
+ * new DataView(labels.buffer).setUint32(0, IDX_LABELS_MAGIC);
+ * await Deno.writeFile(`${dir}/${IDX_FILES.test.images}`, images);
+ * await Deno.writeFile(`${dir}/${IDX_FILES.test.labels}`, labels);
+ * const ds = await readIdxSplit(dir, "test", { classes: ["a", "b", "c"] });
+ * assert.equal(ds.n, 3);
+ * assert.deepEqual([...ds.labels], [2, 0, 1]);
+ * await assert.rejects(readIdxSplit(dir, "train"), /file not found/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readIdxSplit(
   dir: string,

@@ -43,6 +43,23 @@ const INTERLEAVE_SEED = 20170831;
  * @param digits `digits[d].raw` for d = 0..9.
  * @param split "train" or "test".
  * @param source The dataset's `source`.
+ * @example Five images per digit: four train, one test
+ * ```ts
+ * import { mnistDigitsDataset } from "@cnnf/webgpu/data";
+ * import assert from "node:assert/strict";
+ * // Every pixel of digit d is d / 9.
+ * const digits = Array.from(
+ *   { length: 10 },
+ *   (_, d) => ({ raw: new Float32Array(5 * 784).fill(d / 9) }),
+ * );
+ * const train = mnistDigitsDataset(digits, "train", "toy digits");
+ * const test = mnistDigitsDataset(digits, "test", "toy digits");
+ * assert.deepEqual([train.n, test.n], [40, 10]);
+ * assert.deepEqual(test.shape, [1, 28, 28]);
+ * // Pixels become bytes and still match their label.
+ * const k = train.labels[0];
+ * assert.equal(train.images[0], Math.round((k / 9) * 255));
+ * ```
  */
 export function mnistDigitsDataset(
   digits: readonly MnistDigit[],
