@@ -84,4 +84,4 @@ export {
   type ReportData,
   type ReportExample,
 } from "./train/report.ts";
-export { base64, encodePng, imageDataUrl } from "./train/png.ts";
+export { encodePng, imageDataUrl } from "./train/png.ts";

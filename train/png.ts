@@ -41,6 +41,17 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 /**
  * Encodes pixels (row-major, 1 or 3 channels interleaved, 0..255) as PNG.
  * @param pixels Pixel bytes, width*height*channels.
+ * @example
+ * ```ts
+ * import { encodePng } from "@cnnf/webgpu/web";
+ * import assert from "node:assert/strict";
+ * const png = await encodePng(new Uint8Array([0, 255, 255, 0]), 2, 2, 1);
+ * assert.deepEqual([...png.subarray(1, 4)], [80, 78, 71]); // "PNG"
+ * await assert.rejects(
+ *   () => encodePng(new Uint8Array(3), 2, 2, 1),
+ *   /encodePng: 3 bytes for 2x2x1/,
+ * );
+ * ```
  */
 export async function encodePng(
   pixels: Uint8Array,
@@ -93,6 +104,13 @@ export function base64(bytes: Uint8Array): string {
 /**
  * A PNG data URL of one CHW image with values in [-1, 1].
  * @param chw Values [C*H*W].
+ * @example
+ * ```ts
+ * import { imageDataUrl } from "@cnnf/webgpu/web";
+ * import assert from "node:assert/strict";
+ * const url = await imageDataUrl([-1, 1, 0, 0.5], 1, 2, 2);
+ * assert.match(url, /^data:image\/png;base64,iVBORw0KGgo/);
+ * ```
  */
 export async function imageDataUrl(
   chw: ArrayLike<number>,
