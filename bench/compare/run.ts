@@ -1,0 +1,162 @@
+/**
+ * Peer comparison of CPU speed, all in one run: matmul 1024, conv2d forward
+ * and gradients at the Fashion-MNIST CNN-F shapes, and the CNN-F rows
+ * (first pass, run cycles, PGD-7, adversarial training step), timed in our
+ * engine (CPU backend), tfjs-wasm (XNNPACK), jax-js (wasm) and PyTorch
+ * (subprocess), with our time's ratio to each peer and our GFLOP/s as a
+ * fraction of the cores' fp32 peak. Dev-only; see bench/compare/README.md.
+ *
+ * ```sh
+ * deno task compare --quick
+ * deno run -A bench/compare/run.ts --threads 2 --only matmul,conv --json
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { initOurs, runOurs } from "./ours.ts";
+import { probeTorch, runTorch } from "./torch.ts";
+import { type PeerInfo, runTfjs, startTfjs } from "./tfjs.ts";
+import { runJaxjs, startJaxjs } from "./jaxjs.ts";
+import { machine, renderTable } from "./report.ts";
+import { buildRows, type Outcome, type Plan, type Row } from "./workloads.ts";
+
+const USAGE = `usage: deno run -A bench/compare/run.ts [--threads N]
+  [--only matmul,conv,cnnf] [--peers ours,tfjs,jax,torch] [--quick] [--json]`;
+
+const SECTIONS = ["matmul", "conv", "cnnf"];
+const PEERS = ["ours", "tfjs", "jax", "torch"];
+
+function fail(msg: string): never {
+  console.error(`compare: ${msg}\n${USAGE}`);
+  Deno.exit(2);
+}
+
+/** Parses a comma list and checks every entry against `allowed`. */
+function list(flag: string, value: string, allowed: string[]): Set<string> {
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const i of items) {
+    if (!allowed.includes(i)) {
+      fail(`--${flag}: unknown '${i}' (${allowed.join(", ")})`);
+    }
+  }
+  return new Set(items);
+}
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    threads: { type: "string", default: "2" },
+    only: { type: "string", default: SECTIONS.join(",") },
+    peers: { type: "string", default: PEERS.join(",") },
+    quick: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const threads = Number(flags.threads);
+if (!Number.isInteger(threads) || threads < 1) {
+  fail(`--threads must be a positive integer, got '${flags.threads}'`);
+}
+const sections = list("only", flags.only, SECTIONS);
+const peers = list("peers", flags.peers, PEERS);
+const quick = flags.quick;
+const batches = quick ? [64] : [64, 256];
+const rows = buildRows(sections, batches);
+
+/**
+ * Timing plan of a row, the same for every peer: micro kernels get a
+ * warm-up and up to 7 runs within 8 s; the CNN-F rows a warm-up and up to
+ * 5 runs within 20 s at the first batch, and at larger batches (JIT and
+ * kernels already warm) no warm-up and up to 3 runs within 60 s.
+ */
+function planFor(r: Row): Plan {
+  if (r.section !== "cnnf") {
+    return quick
+      ? { warmup: 1, reps: 3, budgetMs: 2000 }
+      : { warmup: 1, reps: 7, budgetMs: 8000 };
+  }
+  if (quick) return { warmup: 1, reps: 1, budgetMs: 0 };
+  const first = r.spec.kind === "cnnf" && r.spec.batch === batches[0];
+  return first
+    ? { warmup: 1, reps: 5, budgetMs: 20000 }
+    : { warmup: 0, reps: 3, budgetMs: 60000 };
+}
+
+const progress = (peer: string) => (r: Row, o: Outcome) =>
+  console.error(
+    `  ${peer.padEnd(6)} ${r.id}: ${
+      "ms" in o ? `${o.ms.toFixed(1)} ms` : `skipped (${o.skip})`
+    }`,
+  );
+
+const notes: string[] = [];
+const results: Record<string, Map<string, Outcome>> = {};
+const started = performance.now();
+
+if (peers.has("ours")) {
+  const backend = await initOurs(threads);
+  notes.push(
+    `ours: CPU backend (${backend}), init({ threads: ${threads} }) passed`,
+  );
+  results.ours = await runOurs(rows, planFor, progress("ours"));
+}
+if (peers.has("tfjs")) {
+  const info: PeerInfo = await startTfjs();
+  notes.push(info.note);
+  if (info.ok) results.tfjs = await runTfjs(rows, planFor, progress("tfjs"));
+}
+if (peers.has("jax")) {
+  const info = await startJaxjs(threads);
+  notes.push(info.note);
+  if (info.ok) results.jax = await runJaxjs(rows, planFor, progress("jax"));
+}
+if (peers.has("torch")) {
+  const probe = await probeTorch();
+  if (!probe.ok) notes.push(probe.note);
+  else {
+    const t = await runTorch(rows, planFor, threads);
+    notes.push(t.note);
+    results.torch = t.results;
+  }
+}
+
+const info = machine(threads);
+const table = renderTable(rows, results, info);
+const header = [
+  `# bench/compare, ${new Date().toISOString()}`,
+  `${info.cpu}; ${info.peakNote}`,
+  `load average at the end: ${info.load} (other processes make times noisy)`,
+  ...notes,
+  `wall time ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
+  `ratio = our time / peer time (below 1: we are faster)`,
+].join("\n");
+if (flags.json) {
+  console.error(`${header}\n\n${table}`);
+  const plain = (m: Map<string, Outcome> | undefined) =>
+    m ? Object.fromEntries(m) : null;
+  console.log(JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      threads,
+      quick,
+      machine: info,
+      notes,
+      rows: rows.map((r) => ({ id: r.id, spec: r.spec, flops: r.flops })),
+      results: Object.fromEntries(PEERS.map((p) => [p, plain(results[p])])),
+    },
+    null,
+    2,
+  ));
+} else {
+  console.log(`${header}\n\n${table}`);
+}
+// jax-js's worker pool has no shutdown call and keeps the event loop alive;
+// only then exit explicitly, so a worker leak of our own engine still shows
+// as a run that does not end.
+if (results.jax) Deno.exit(0);
