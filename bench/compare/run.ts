@@ -23,7 +23,8 @@ import { machine, renderTable } from "./report.ts";
 import { buildRows, type Outcome, type Plan, type Row } from "./workloads.ts";
 
 const USAGE = `usage: deno run -A bench/compare/run.ts [--threads N]
-  [--only matmul,conv,cnnf] [--peers ours,tfjs,jax,torch] [--quick] [--json]`;
+  [--only matmul,conv,cnnf] [--peers ours,tfjs,jax,torch] [--quick] [--json]
+  [--torch-blas DIR]`;
 
 const SECTIONS = ["matmul", "conv", "cnnf"];
 const PEERS = ["ours", "tfjs", "jax", "torch"];
@@ -52,6 +53,7 @@ const { values: flags } = parseArgs({
     peers: { type: "string", default: PEERS.join(",") },
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    "torch-blas": { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -62,6 +64,14 @@ if (flags.help) {
 const threads = Number(flags.threads);
 if (!Number.isInteger(threads) || threads < 1) {
   fail(`--threads must be a positive integer, got '${flags.threads}'`);
+}
+const blasDir = flags["torch-blas"];
+if (blasDir !== undefined) {
+  let ok = false;
+  try {
+    ok = Deno.statSync(blasDir).isDirectory;
+  } catch { /* reported below */ }
+  if (!ok) fail(`--torch-blas: '${blasDir}' is not a folder`);
 }
 const sections = list("only", flags.only, SECTIONS);
 const peers = list("peers", flags.peers, PEERS);
@@ -120,7 +130,7 @@ if (peers.has("torch")) {
   const probe = await probeTorch();
   if (!probe.ok) notes.push(probe.note);
   else {
-    const t = await runTorch(rows, planFor, threads);
+    const t = await runTorch(rows, planFor, threads, blasDir);
     notes.push(t.note);
     results.torch = t.results;
   }

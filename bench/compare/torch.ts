@@ -2,7 +2,8 @@
  * Runs the PyTorch peer: bench/compare/torch_peer.py under Debian's
  * /usr/bin/python3 (python3-torch) with the same rows, plans, thread count
  * and training settings, and reads its JSON answer. Skipped, with the
- * reason, when `import torch` fails there.
+ * reason, when `import torch` fails there. Debian's torch links
+ * libblas.so.3: `--torch-blas DIR` puts a faster one (OpenBLAS) first.
  *
  * @module
  */
@@ -46,6 +47,7 @@ export async function runTorch(
   rows: Row[],
   planFor: (r: Row) => Plan,
   threads: number,
+  blasDir?: string,
 ): Promise<{ note: string; results: Map<string, Outcome> }> {
   const arg = JSON.stringify({
     threads,
@@ -57,7 +59,17 @@ export async function runTorch(
     args: [SCRIPT, arg],
     stdout: "piped",
     stderr: "inherit",
-    env: { OMP_NUM_THREADS: String(threads) },
+    env: {
+      OMP_NUM_THREADS: String(threads),
+      OPENBLAS_NUM_THREADS: String(threads),
+      // A BLAS folder put first, e.g. an unpacked libopenblas0-pthread.
+      ...(blasDir
+        ? {
+          LD_LIBRARY_PATH: [blasDir, Deno.env.get("LD_LIBRARY_PATH")]
+            .filter(Boolean).join(":"),
+        }
+        : {}),
+    },
   }).output();
   const results = new Map<string, Outcome>();
   if (!r.success) {

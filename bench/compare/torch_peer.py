@@ -131,6 +131,20 @@ def cnnf_job(s, cfg):
     return step
 
 
+def blas_library():
+    """The BLAS this process loaded (Debian's torch links libblas.so.3)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line and ".so" in line}
+    except OSError:
+        return "unknown BLAS"
+    if not libs:
+        return "no BLAS library mapped"
+    lib = sorted(libs, key=lambda p: "openblas" not in p)[0]
+    slow = "/blas/libblas" in lib
+    return f"BLAS {lib}" + (" (reference BLAS, far slower than OpenBLAS: see bench/compare/README.md)" if slow else "")
+
+
 def main():
     args = json.loads(sys.argv[1])
     torch.set_num_threads(args["threads"])
@@ -151,7 +165,7 @@ def main():
         r = results[row["id"]]
         print(f"  torch  {row['id']}: " + (f"{r['ms']:.1f} ms" if "ms" in r else r["skip"]),
               file=sys.stderr, flush=True)
-    info = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} thread(s)"
+    info = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} thread(s), {blas_library()}"
     print(json.dumps({"info": info, "results": results}))
 
 
