@@ -16,7 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { initOurs, runOurs } from "./ours.ts";
-import { probeTorch, runTorch } from "./torch.ts";
+import { TorchPeer } from "./torch.ts";
 import { type PeerInfo, runTfjs, startTfjs } from "./tfjs.ts";
 import { runJaxjs, startJaxjs } from "./jaxjs.ts";
 import { machine, renderTable } from "./report.ts";
@@ -109,32 +109,52 @@ const notes: string[] = [];
 const results: Record<string, Map<string, Outcome>> = {};
 const started = performance.now();
 
+/** A started peer: times one row. */
+type Runner = (r: Row) => Promise<Outcome>;
+const runners: [string, Runner][] = [];
+const one = (
+  run: typeof runOurs,
+): Runner =>
+async (r) => (await run([r], planFor, () => {})).get(r.id)!;
+
 if (peers.has("ours")) {
   const backend = await initOurs(threads);
   notes.push(
-    `ours: CPU backend (${backend}), init({ threads: ${threads} }) passed`,
+    `ours: CPU backend (${backend}), threads: ${threads} passed to init ` +
+      `(engines without that option ignore it)`,
   );
-  results.ours = await runOurs(rows, planFor, progress("ours"));
+  runners.push(["ours", one(runOurs)]);
 }
 if (peers.has("tfjs")) {
   const info: PeerInfo = await startTfjs();
   notes.push(info.note);
-  if (info.ok) results.tfjs = await runTfjs(rows, planFor, progress("tfjs"));
+  if (info.ok) runners.push(["tfjs", one(runTfjs)]);
 }
 if (peers.has("jax")) {
   const info = await startJaxjs(threads);
   notes.push(info.note);
-  if (info.ok) results.jax = await runJaxjs(rows, planFor, progress("jax"));
+  if (info.ok) runners.push(["jax", one(runJaxjs)]);
 }
+let torch: TorchPeer | null = null;
 if (peers.has("torch")) {
-  const probe = await probeTorch();
-  if (!probe.ok) notes.push(probe.note);
-  else {
-    const t = await runTorch(rows, planFor, threads, blasDir);
-    notes.push(t.note);
-    results.torch = t.results;
+  const t = await TorchPeer.start(threads, blasDir);
+  notes.push(t.info.note);
+  torch = t.peer;
+  if (torch) {
+    const peer = torch;
+    runners.push(["torch", (r) => peer.run(r.spec, planFor(r))]);
   }
 }
+// Row by row, every peer right after ours: the load of a shared machine
+// drifts within minutes, and the ratios should see the same load.
+for (const row of rows) {
+  for (const [name, run] of runners) {
+    const o = await run(row);
+    (results[name] ??= new Map()).set(row.id, o);
+    progress(name)(row, o);
+  }
+}
+await torch?.close();
 
 const info = machine(threads);
 const table = renderTable(rows, results, info);

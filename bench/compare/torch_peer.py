@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/compare: the same rows as our engine, timed the same way.
 
-Reads one JSON argument {threads, rows, plans, settings} from run.ts and
-prints one JSON object {"info": ..., "results": {row id: {ms, runs} or
-{skip}}} on stdout (progress on stderr). The CNN-F model is the reference
+Speaks JSON lines with run.ts: the first line in is {threads, settings},
+answered by {"info": ...}; then each line in is {spec, plan}, answered by
+{ms, runs} or {skip}, so each row is timed right after our engine's. The CNN-F model is the reference
 Fashion-MNIST CNN-F of tools/make_fixtures.py (imported, not copied); PGD is
 advertorch's LinfPGD as CNN-F trains with it (parameters frozen, eval mode,
 summed cross entropy, sign steps, eps box then [-1, 1]), and the training
@@ -146,12 +146,15 @@ def blas_library():
 
 
 def main():
-    args = json.loads(sys.argv[1])
+    """A line protocol on stdin/stdout so run.ts can time each row right after ours."""
+    args = json.loads(sys.stdin.readline())
     torch.set_num_threads(args["threads"])
     torch.manual_seed(0)
-    results = {}
-    for row, plan in zip(args["rows"], args["plans"]):
-        s = row["spec"]
+    info = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} thread(s), {blas_library()}"
+    print(json.dumps({"info": info}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        s = req["spec"]
         try:
             if s["kind"] == "matmul":
                 job = matmul_job(s)
@@ -159,14 +162,10 @@ def main():
                 job = conv_job(s)
             else:
                 job = cnnf_job(s, args["settings"])
-            results[row["id"]] = measure(job, plan)
+            out = measure(job, req["plan"])
         except Exception as e:  # one failed row must not lose the others
-            results[row["id"]] = {"skip": f"{type(e).__name__}: {e}"[:160]}
-        r = results[row["id"]]
-        print(f"  torch  {row['id']}: " + (f"{r['ms']:.1f} ms" if "ms" in r else r["skip"]),
-              file=sys.stderr, flush=True)
-    info = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} thread(s), {blas_library()}"
-    print(json.dumps({"info": info, "results": results}))
+            out = {"skip": f"{type(e).__name__}: {e}"[:160]}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
