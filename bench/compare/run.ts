@@ -24,7 +24,7 @@ import { buildRows, type Outcome, type Plan, type Row } from "./workloads.ts";
 
 const USAGE = `usage: deno run -A bench/compare/run.ts [--threads N]
   [--only matmul,conv,cnnf] [--peers ours,tfjs,jax,torch] [--quick] [--json]
-  [--torch-blas DIR]`;
+  [--batches 64,256] [--torch-blas DIR]`;
 
 const SECTIONS = ["matmul", "conv", "cnnf"];
 const PEERS = ["ours", "tfjs", "jax", "torch"];
@@ -54,6 +54,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     "torch-blas": { type: "string" },
+    batches: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -76,7 +77,12 @@ if (blasDir !== undefined) {
 const sections = list("only", flags.only, SECTIONS);
 const peers = list("peers", flags.peers, PEERS);
 const quick = flags.quick;
-const batches = quick ? [64] : [64, 256];
+const batches = flags.batches === undefined
+  ? (quick ? [64] : [64, 256])
+  : flags.batches.split(",").map((b) => Number(b.trim()));
+if (!batches.length || batches.some((b) => !Number.isInteger(b) || b < 1)) {
+  fail(`--batches: positive integers expected, got '${flags.batches}'`);
+}
 const rows = buildRows(sections, batches);
 
 /**
