@@ -135,7 +135,8 @@ def blas_library():
     """The BLAS this process loaded (Debian's torch links libblas.so.3)."""
     try:
         with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line and ".so" in line}
+            libs = {p for p in (line.split()[-1] for line in f)
+                    if "blas" in p.rsplit("/", 1)[-1] and ".so" in p}
     except OSError:
         return "unknown BLAS"
     if not libs:
