@@ -61,12 +61,18 @@ const names = new Map<unknown, string>(
 );
 const stats = new Map<string, { ms: number; n: number; elems: number }>();
 let on = false;
-const run0 = CpuBackend.prototype.run;
-CpuBackend.prototype.run = function <A>(
-  op: OpDef<A>,
+// Untyped on purpose: the wrapper forwards whatever op it is given.
+const run0 = CpuBackend.prototype.run as (
+  op: OpDef<unknown>,
   ins: unknown[],
   out: unknown,
-  args: KernelArgs<A>,
+  args: KernelArgs<unknown>,
+) => void;
+CpuBackend.prototype.run = function (
+  op: OpDef<unknown>,
+  ins: unknown[],
+  out: unknown,
+  args: KernelArgs<unknown>,
 ): void {
   if (!on) return run0.call(this, op, ins, out, args);
   const t0 = performance.now();
