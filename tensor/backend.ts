@@ -130,6 +130,46 @@ export class Storage {
 const POOL_MIN = 1 << 14;
 /** Bytes of freed arrays the CPU backend keeps for reuse. */
 const POOL_CAP = 256 * 2 ** 20;
+/**
+ * Ops whose CPU kernels store to every output element (the elementwise
+ * loops, the strided copies of slice/pad/concat/expand/permute): a reused
+ * array goes to them as it is, saving a pass over memory. Every other op
+ * (scatter-adds such as unpool, the GEMM-based kernels) gets zeros.
+ */
+const OVERWRITES = new Set([
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "abs",
+  "sign",
+  "relu",
+  "sigmoid",
+  "tanh",
+  "sin",
+  "cos",
+  "clamp",
+  "cast",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "minimum",
+  "maximum",
+  "gt",
+  "ge",
+  "lt",
+  "le",
+  "eq",
+  "ne",
+  "where",
+  "slice",
+  "pad",
+  "concat",
+  "expand",
+  "permute",
+]);
 
 /**
  * The pure-TypeScript reference backend.
@@ -161,7 +201,7 @@ export class CpuBackend implements Backend {
   #pool = new Map<unknown, Map<number, TypedArray[]>>();
   #pooled = 0;
   #pooledCount = 0;
-  alloc(dtype: DType, n: number): TypedArray {
+  alloc(dtype: DType, n: number, op?: string): TypedArray {
     this.#live++;
     this.#bytes += n * 4;
     const f64 = dtype === "float32" && this.precision === "float64";
@@ -170,7 +210,8 @@ export class CpuBackend implements Backend {
     if (reused) {
       this.#pooled -= reused.byteLength;
       this.#pooledCount--;
-      return reused.fill(0);
+      // Kernels that write every output element need no zeroed array.
+      return op !== undefined && OVERWRITES.has(op) ? reused : reused.fill(0);
     }
     if (f64) return new Float64Array(n) as unknown as Float32Array;
     return allocTyped(dtype, n);

@@ -103,12 +103,68 @@ export function copyUniforms(g: CopyGeometry): ArrayBuffer {
   return buf;
 }
 
+/**
+ * Merges each axis into the next inner one where the inner axis is whole
+ * (no offset, source extent = region extent) and both strides nest, so a
+ * slice or pad along the batch of [N, C, H, W] becomes one long run and a
+ * concat one run per outer index. The walk visits the same elements in the
+ * same order.
+ */
+export function mergeCopyAxes(g: CopyGeometry): CopyGeometry {
+  const r = g.region.length;
+  if (r < 2) return g;
+  const l = r - 1;
+  const region = [g.region[l]], srcShape = [g.srcShape[l]];
+  const srcOffset = [g.srcOffset[l]], srcStrides = [g.srcStrides[l]];
+  const dstOffset = [g.dstOffset[l]], dstStrides = [g.dstStrides[l]];
+  for (let d = l - 1; d >= 0; d--) {
+    const k = region.length - 1;
+    const len = region[k];
+    if (
+      srcOffset[k] === 0 && dstOffset[k] === 0 && srcShape[k] === len &&
+      g.srcStrides[d] === srcStrides[k] * len &&
+      g.dstStrides[d] === dstStrides[k] * len
+    ) {
+      region[k] = g.region[d] * len;
+      srcShape[k] = g.srcShape[d] * len;
+      srcOffset[k] = g.srcOffset[d] * len;
+      dstOffset[k] = g.dstOffset[d] * len;
+    } else {
+      region.push(g.region[d]);
+      srcShape.push(g.srcShape[d]);
+      srcOffset.push(g.srcOffset[d]);
+      srcStrides.push(g.srcStrides[d]);
+      dstOffset.push(g.dstOffset[d]);
+      dstStrides.push(g.dstStrides[d]);
+    }
+  }
+  return {
+    region: region.reverse(),
+    srcShape: srcShape.reverse(),
+    srcOffset: srcOffset.reverse(),
+    srcStrides: srcStrides.reverse(),
+    dstOffset: dstOffset.reverse(),
+    dstStrides: dstStrides.reverse(),
+    padValue: g.padValue,
+  };
+}
+
+/** Shortest contiguous run copied with `set`/`fill` rather than a loop. */
+const BLOCK_MIN = 64;
+
+type Block = {
+  fill(v: number, start: number, end: number): unknown;
+  set(a: ArrayLike<number>, offset: number): void;
+};
+type Sub = { subarray(a: number, b: number): ArrayLike<number> };
+
 /** CPU version of the same copy (the reference). */
 export function copyCpu(
   src: ArrayLike<number>,
   out: { [i: number]: number },
-  g: CopyGeometry,
+  geometry: CopyGeometry,
 ): void {
+  const g = mergeCopyAxes(geometry);
   const rank = g.region.length;
   const n = g.region.reduce((a, b) => a * b, 1);
   if (n === 0) return;
@@ -124,6 +180,12 @@ export function copyCpu(
   const dst = g.dstStrides[last];
   const lo = -g.srcOffset[last];
   const hi = g.srcShape[last] - g.srcOffset[last];
+  // Typed arrays with unit strides copy long runs natively (same values).
+  const block = sst === 1 && dst === 1 && ArrayBuffer.isView(src) &&
+      ArrayBuffer.isView(out)
+    ? out as unknown as Block
+    : null;
+  const sub = src as unknown as Sub;
   const c = new Array<number>(last).fill(0);
   const outer = n / len;
   for (let q = 0; q < outer; q++) {
@@ -137,7 +199,16 @@ export function copyCpu(
       dof += (c[d] + g.dstOffset[d]) * g.dstStrides[d];
     }
     dof += g.dstOffset[last] * dst;
-    if (!valid) {
+    if (block && len >= BLOCK_MIN) {
+      const a = valid ? Math.max(0, Math.min(len, lo)) : len;
+      const b = valid ? Math.max(a, Math.min(len, hi)) : len;
+      if (a > 0) block.fill(g.padValue, dof, dof + a);
+      if (b > a) {
+        const sp = so + a + g.srcOffset[last];
+        block.set(sub.subarray(sp, sp + b - a), dof + a);
+      }
+      if (len > b) block.fill(g.padValue, dof + b, dof + len);
+    } else if (!valid) {
       for (let j = 0; j < len; j++) out[dof + j * dst] = g.padValue;
     } else {
       const a = Math.max(0, Math.min(len, lo));

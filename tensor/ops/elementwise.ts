@@ -62,10 +62,31 @@ type Loop = (
  * Compiles `fn` into a loop specialised for one op. The function's source is
  * inlined into a fresh function, so V8 sees one monomorphic call site per op
  * (a shared loop calling many different closures is several times slower).
- * The loop walks the collapsed output shape with a tight innermost loop.
+ * The loop walks the collapsed output shape with a tight innermost loop,
+ * and that loop comes in one variant per pattern of inner strides: each
+ * input either contiguous along it (stride 1) or constant along it (stride
+ * 0: a scalar, a per-channel value against [N, C, H*W], a per-row value),
+ * where the constant is read once per run. Only other strides take the
+ * generic strided loop. Every variant applies `fn` to the same operands in
+ * the same order, so the results are the same bits.
  */
 function compileLoop(fn: Fn, arity: number): Loop {
-  const names = ["a", "b", "c"].slice(0, arity);
+  const ks = [0, 1, 2].slice(0, arity);
+  const pad = arity < 3 ? ", 0".repeat(3 - arity) : "";
+  // One inner loop per stride pattern (bit k set: input k has stride 1).
+  const variants: string[] = [];
+  for (let m = 0; m < 1 << arity; m++) {
+    const cond = ks.map((k) => `i${k} === ${(m >> k) & 1}`).join(" && ");
+    const consts = ks.filter((k) => !((m >> k) & 1))
+      .map((k) => `const v${k} = x${k}[p${k}];`).join(" ");
+    const operand = (k: number) => (m >> k) & 1 ? `x${k}[p${k} + j]` : `v${k}`;
+    variants.push(`if (${cond}) {
+    ${consts}
+    for (let j = 0; j < inner; j++) {
+      out[o + j] = f(${ks.map(operand).join(", ")}${pad}, s0, s1);
+    }
+  } else `);
+  }
   const body = `
 const f = ${fn.toString()};
 const [x0, x1, x2] = ins;
@@ -74,23 +95,25 @@ const rank = shape.length;
 const inner = rank ? shape[rank - 1] : 1;
 const i0 = rank ? st0[rank - 1] : 0, i1 = rank ? st1[rank - 1] : 0, i2 = rank ? st2[rank - 1] : 0;
 const n = out.length;
-if (${names.map((_, k) => `i${k} === 1`).join(" && ") || "true"} && rank <= 1) {
+if (${ks.map((k) => `i${k} === 1`).join(" && ") || "true"} && rank <= 1) {
   for (let i = 0; i < n; i++) out[i] = f(${
-    names.map((_, k) => `x${k}[i]`).join(", ")
-  }${arity < 3 ? ", 0".repeat(3 - arity) : ""}, s0, s1);
+    ks.map((k) => `x${k}[i]`).join(", ")
+  }${pad}, s0, s1);
   return;
 }
 const coord = new Array(Math.max(rank - 1, 0)).fill(0);
 let o0 = 0, o1 = 0, o2 = 0, o = 0;
 const outer = inner ? n / inner : 0;
 for (let q = 0; q < outer; q++) {
-  let p0 = o0, p1 = o1, p2 = o2;
-  for (let j = 0; j < inner; j++) {
-    out[o++] = f(${names.map((_, k) => `x${k}[p${k}]`).join(", ")}${
-    arity < 3 ? ", 0".repeat(3 - arity) : ""
-  }, s0, s1);
-    p0 += i0; p1 += i1; p2 += i2;
+  const p0 = o0, p1 = o1, p2 = o2;
+  ${variants.join("")}{
+    let r0 = p0, r1 = p1, r2 = p2;
+    for (let j = 0; j < inner; j++) {
+      out[o + j] = f(${ks.map((k) => `x${k}[r${k}]`).join(", ")}${pad}, s0, s1);
+      r0 += i0; r1 += i1; r2 += i2;
+    }
   }
+  o += inner;
   for (let d = rank - 2; d >= 0; d--) {
     coord[d]++;
     o0 += st0[d] || 0; o1 += st1[d] || 0; o2 += st2[d] || 0;

@@ -65,6 +65,27 @@ function span(
   return [Math.max(start, 0), Math.min(start + k, size)];
 }
 
+/**
+ * The windows' input ranges along one axis for all `n` outputs, as
+ * [lo0, hi0, lo1, hi1, ...]: computed once per call rather than once per
+ * pooled element (an allocation each, the kernels' main cost).
+ */
+function spans(
+  n: number,
+  k: number,
+  s: number,
+  pad: number,
+  size: number,
+): Int32Array {
+  const t = new Int32Array(2 * n);
+  for (let o = 0; o < n; o++) {
+    const [lo, hi] = span(o, k, s, pad, size);
+    t[2 * o] = lo;
+    t[2 * o + 1] = hi;
+  }
+  return t;
+}
+
 function geometry(n: number, d: Dims, a: PoolAttrs): PoolGeometry {
   return {
     n,
@@ -104,18 +125,33 @@ export function poolArgCpu(
   const { kernel: k, stride: s, padding: p, mode } = args.attrs;
   const d = dims(args.inShapes[0], args.outShape);
   const sign = mode === "max" ? 1 : -1;
+  const rs = spans(d.ho, k[0], s[0], p[0], d.h);
+  const cs = spans(d.wo, k[1], s[1], p[1], d.w);
+  const w = d.w;
   let i = 0;
   for (let plane = 0; plane < d.planes; plane++) {
-    const base = plane * d.h * d.w;
+    const base = plane * d.h * w;
     for (let oh = 0; oh < d.ho; oh++) {
-      const [r0, r1] = span(oh, k[0], s[0], p[0], d.h);
+      const r0 = rs[2 * oh], r1 = rs[2 * oh + 1];
       for (let ow = 0; ow < d.wo; ow++) {
-        const [c0, c1] = span(ow, k[1], s[1], p[1], d.w);
-        let arg = r0 * d.w + c0;
+        const c0 = cs[2 * ow], c1 = cs[2 * ow + 1];
+        let arg = r0 * w + c0;
         let best = sign * x[base + arg];
+        if (r1 - r0 === 2 && c1 - c0 === 2) {
+          // The common whole 2 x 2 window, unrolled in the same visit order.
+          const q = base + arg;
+          const v1 = sign * x[q + 1];
+          if (v1 > best) best = v1, arg = r0 * w + c0 + 1;
+          const v2 = sign * x[q + w];
+          if (v2 > best) best = v2, arg = (r0 + 1) * w + c0;
+          const v3 = sign * x[q + w + 1];
+          if (v3 > best) arg = (r0 + 1) * w + c0 + 1;
+          out[i++] = arg;
+          continue;
+        }
         for (let r = r0; r < r1; r++) {
           for (let c = c0; c < c1; c++) {
-            const q = r * d.w + c;
+            const q = r * w + c;
             const v = sign * x[base + q];
             if (v > best) {
               best = v;
@@ -183,16 +219,19 @@ export function unpoolCpu(
   const [z, idx] = ins;
   const { kernel: k, stride: s, padding: p } = args.attrs;
   const d = dims(args.outShape, args.inShapes[0]);
+  const rs = spans(d.ho, k[0], s[0], p[0], d.h);
+  const cs = spans(d.wo, k[1], s[1], p[1], d.w);
+  const w = d.w;
   let i = 0;
   for (let plane = 0; plane < d.planes; plane++) {
-    const base = plane * d.h * d.w;
+    const base = plane * d.h * w;
     for (let oh = 0; oh < d.ho; oh++) {
-      const [r0, r1] = span(oh, k[0], s[0], p[0], d.h);
+      const r0 = rs[2 * oh], r1 = rs[2 * oh + 1];
       for (let ow = 0; ow < d.wo; ow++, i++) {
-        const [c0, c1] = span(ow, k[1], s[1], p[1], d.w);
+        const c0 = cs[2 * ow], c1 = cs[2 * ow + 1];
         const q = idx[i];
-        const r = Math.floor(q / d.w);
-        const c = q - r * d.w;
+        const r = Math.floor(q / w);
+        const c = q - r * w;
         if (r >= r0 && r < r1 && c >= c0 && c < c1) out[base + q] += z[i];
       }
     }

@@ -99,19 +99,29 @@ function cpu(
   const s = split(args.inShapes[0], args.attrs.axes);
   const nOut = sizeOf(s.keptShape);
   const nRed = sizeOf(s.redShape);
-  // The reduced axes are often a trailing block (a full sum, a row max):
-  // then the reduced elements of an output are one contiguous run.
+  // The reduced axes often end in a trailing block (a full sum, a row max,
+  // the H, W of an [N, C, H, W] or the N, H, W of a bias gradient): the
+  // elements of that block are one contiguous run of `run` values, and only
+  // the reduced axes before it need an offset table. The order of visits is
+  // the row-major order of the reduced axes either way.
   const axes = args.attrs.axes;
   const rank = args.inShapes[0].length;
-  const trailing = axes.every((a, i) => a === rank - axes.length + i);
-  const redOff = trailing ? null : new Int32Array(nRed);
-  const rc = new Array<number>(s.redShape.length).fill(0);
-  for (let r = 0; redOff && r < nRed; r++) {
+  let tail = 0;
+  while (
+    tail < axes.length && axes[axes.length - 1 - tail] === rank - 1 - tail
+  ) tail++;
+  const run = sizeOf(s.redShape.slice(s.redShape.length - tail));
+  const nHead = run ? nRed / run : 0;
+  const headShape = s.redShape.slice(0, s.redShape.length - tail);
+  const headStrides = s.redStrides.slice(0, s.redShape.length - tail);
+  const redOff = new Int32Array(nHead);
+  const rc = new Array<number>(headShape.length).fill(0);
+  for (let r = 0; r < nHead; r++) {
     let off = 0;
-    rc.forEach((c, d) => (off += c * s.redStrides[d]));
+    rc.forEach((c, d) => (off += c * headStrides[d]));
     redOff[r] = off;
     for (let d = rc.length - 1; d >= 0; d--) {
-      if (++rc[d] < s.redShape[d]) break;
+      if (++rc[d] < headShape[d]) break;
       rc[d] = 0;
     }
   }
@@ -122,17 +132,24 @@ function cpu(
     kc.forEach((c, d) => (base += c * s.keptStrides[d]));
     if (mode === "sum") {
       let acc = 0;
-      if (!redOff) { for (let r = 0; r < nRed; r++) acc += x[base + r]; }
-      else for (let r = 0; r < nRed; r++) acc += x[base + redOff[r]];
+      if (run === 1) {
+        for (let h = 0; h < nHead; h++) acc += x[base + redOff[h]];
+      } else {for (let h = 0; h < nHead; h++) {
+          const p = base + redOff[h];
+          for (let j = 0; j < run; j++) acc += x[p + j];
+        }}
       out[o] = acc;
     } else {
       let best = -Infinity;
       let idx = -1;
-      for (let r = 0; r < nRed; r++) {
-        const v = sign * x[base + (redOff ? redOff[r] : r)];
-        if (v > best || (idx < 0 && v === v)) {
-          best = v;
-          idx = r;
+      for (let h = 0, r = 0; h < nHead; h++) {
+        const p = base + redOff[h];
+        for (let j = 0; j < run; j++, r++) {
+          const v = sign * x[p + j];
+          if (v > best || (idx < 0 && v === v)) {
+            best = v;
+            idx = r;
+          }
         }
       }
       out[o] = mode === "max" || mode === "min"
