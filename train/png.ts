@@ -43,7 +43,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  * @param pixels Pixel bytes, width*height*channels.
  * @example
  * ```ts
- * import { encodePng } from "@cnnf/webgpu/web";
+ * import { encodePng } from "./png.ts";
  * import assert from "node:assert/strict";
  * const png = await encodePng(new Uint8Array([0, 255, 255, 0]), 2, 2, 1);
  * assert.deepEqual([...png.subarray(1, 4)], [80, 78, 71]); // "PNG"
@@ -106,7 +106,7 @@ export function base64(bytes: Uint8Array): string {
  * @param chw Values [C*H*W].
  * @example
  * ```ts
- * import { imageDataUrl } from "@cnnf/webgpu/web";
+ * import { imageDataUrl } from "./png.ts";
  * import assert from "node:assert/strict";
  * const url = await imageDataUrl([-1, 1, 0, 0.5], 1, 2, 2);
  * assert.match(url, /^data:image\/png;base64,iVBORw0KGgo/);
