@@ -9,52 +9,18 @@
  * ```
  */
 
-import { LinfPGD } from "../attacks/pgd.ts";
-import { cnnfTarget } from "../attacks/targets.ts";
-import { CNNF } from "../cnnf/fmnist.ts";
-import { cnnfAdvLoss } from "../cnnf/loss.ts";
-import { clipGradNorm, SGD } from "../nn/optim.ts";
 import { CpuBackend } from "../tensor/backend.ts";
-import { init, rand, tensor, tidy } from "../tensor/mod.ts";
+import { init } from "../tensor/mod.ts";
 import { OPS } from "../tensor/ops/table.ts";
 import type { KernelArgs, OpDef } from "../tensor/ops/types.ts";
 import { configureCpu } from "../tensor/wasm/mod.ts";
+import { adversarialStep } from "./_cnnf_step.ts";
 
 const nb = Number(Deno.args[0] ?? 64);
 const top = Number(Deno.args[1] ?? 30);
 await init({ backend: "cpu", seed: 0 });
 configureCpu({ wasm: true, threads: navigator.hardwareConcurrency });
-const model = new CNNF({ ind: 2, cycles: 1 });
-const x = tidy(() => rand([nb, 1, 28, 28]));
-const y = tensor(Int32Array.from({ length: nb }, (_, i) => i % 10), [nb], {
-  dtype: "int32",
-});
-const opt = new SGD(model.parameters(), {
-  lr: 0.01,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-});
-
-async function step(): Promise<void> {
-  const pgd = new LinfPGD(cnnfTarget(model, "first", { decision: "first" }), {
-    eps: 0.2,
-    epsIter: 0.071,
-    nbIter: 7,
-  });
-  const { adv } = await pgd.perturb(x, y);
-  const loss = tidy(() => {
-    const r = cnnfAdvLoss(model, x, adv, y, { cleanParam: 0.1, mseParam: 0.1 });
-    r.loss.backward();
-    clipGradNorm(model.parameters(), 0.5);
-    opt.step();
-    opt.zeroGrad();
-    return r.loss.detach();
-  });
-  model.reset();
-  await loss.data();
-  loss.dispose();
-  adv.dispose();
-}
+const step = adversarialStep(nb);
 
 const names = new Map<unknown, string>(
   Object.entries(OPS).map(([k, v]) => [v, k]),

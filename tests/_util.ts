@@ -3,6 +3,7 @@
  * deterministic random data, CPU-reference comparison and gradient checks.
  */
 
+import assert from "node:assert/strict";
 import { gradcheck, valueAndGrad } from "../autograd/mod.ts";
 import {
   type BackendName,
@@ -87,6 +88,16 @@ export interface Tol {
   atol?: number;
   /** Relative tolerance. */
   rtol?: number;
+}
+
+/** Asserts that fn throws a one-line message matching re. */
+export function oneLine(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.doesNotMatch(e.message, /\n/, "one line");
+    assert.match(e.message, re);
+    return true;
+  });
 }
 
 /** Asserts |a - e| <= atol + rtol |e| elementwise, with a useful message. */

@@ -14,16 +14,7 @@ import {
   zeros,
 } from "../../mod.ts";
 import { memoryStats } from "../../mod.ts";
-import { testBackends } from "../_util.ts";
-
-function oneLine(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error);
-    assert.doesNotMatch(e.message, /\n/, "one line");
-    assert.match(e.message, re);
-    return true;
-  });
-}
+import { oneLine, testBackends } from "../_util.ts";
 
 const int = (v: number[]) => tensor(v, [v.length], { dtype: "int32" });
 

@@ -12,17 +12,7 @@ import {
   ones,
   tensor,
 } from "../../tensor/mod.ts";
-import { testBackends } from "../_util.ts";
-
-/** Asserts that fn throws a one-line message matching re. */
-function oneLine(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error);
-    assert.doesNotMatch(e.message, /\n/, "one line");
-    assert.match(e.message, re);
-    return true;
-  });
-}
+import { oneLine, testBackends } from "../_util.ts";
 
 testBackends("bad shapes name the op and both shapes", () => {
   oneLine(
