@@ -8,9 +8,9 @@
 import { LinfPGD } from "../attacks/pgd.ts";
 import { cnnfTarget } from "../attacks/targets.ts";
 import { CNNF } from "../cnnf/fmnist.ts";
-import { cnnfAdvLoss } from "../cnnf/loss.ts";
-import { clipGradNorm, SGD } from "../nn/optim.ts";
-import { rand, tensor, tidy } from "../tensor/mod.ts";
+import { SGD } from "../nn/optim.ts";
+import { rand, readAll, tensor, tidy } from "../tensor/mod.ts";
+import { trainStep } from "../train/step.ts";
 
 /** A model, a batch of `nb` images and the step that trains on them. */
 export function adversarialStep(nb: number): () => Promise<void> {
@@ -28,20 +28,13 @@ export function adversarialStep(nb: number): () => Promise<void> {
     const target = cnnfTarget(model, "first", { decision: "first" });
     const pgd = new LinfPGD(target, { eps: 0.2, epsIter: 0.071, nbIter: 7 });
     const { adv } = await pgd.perturb(x, y);
-    const loss = tidy(() => {
-      const r = cnnfAdvLoss(model, x, adv, y, {
-        cleanParam: 0.1,
-        mseParam: 0.1,
-      });
-      r.loss.backward();
-      clipGradNorm(model.parameters(), 0.5);
-      opt.step();
-      opt.zeroGrad();
-      return r.loss.detach();
+    const stats = trainStep(model, opt, x, y, adv, {
+      cleanParam: 0.1,
+      mseParam: 0.1,
+      gradClip: 0.5,
     });
-    model.reset();
-    await loss.data();
-    loss.dispose();
+    await readAll(stats);
+    stats.forEach((t) => t.dispose());
     adv.dispose();
   };
 }

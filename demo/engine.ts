@@ -16,10 +16,10 @@ import { noGrad } from "../autograd/grad.ts";
 import { loadReferenceStateDict } from "../cnnf/checkpoint.ts";
 import { CNNF } from "../cnnf/fmnist.ts";
 import { insNorm } from "../cnnf/layers.ts";
-import { cnnfCleanLoss } from "../cnnf/loss.ts";
-import { clipGradNorm, SGD } from "../nn/optim.ts";
+import { SGD } from "../nn/optim.ts";
 import { decodeSafetensors } from "../nn/safetensors.ts";
 import { tensor, zerosLike } from "../tensor/creation.ts";
+import { trainStep } from "../train/step.ts";
 import { keep, readAll, tidy } from "../tensor/engine.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -297,17 +297,13 @@ export async function trainSteps(
       const y = tensor(idx.map((i) => labels[i]), [o.batchSize], {
         dtype: "int32",
       });
-      const loss = tidy(() => {
-        const r = cnnfCleanLoss(model, x, y, { mseParam: o.mseParam ?? 0.1 });
-        r.loss.backward();
-        clipGradNorm(model.parameters(), 0.5);
-        opt.step();
-        opt.zeroGrad();
-        return r.loss.detach();
+      const [loss, hits] = trainStep(model, opt, x, y, null, {
+        cleanParam: 0,
+        mseParam: o.mseParam ?? 0.1,
+        gradClip: 0.5,
       });
-      model.reset();
       const v = await loss.item();
-      [loss, x, y].forEach((t) => t.dispose());
+      [loss, hits, x, y].forEach((t) => t.dispose());
       losses.push(v);
       await o.onStep?.(s + 1, v);
     }

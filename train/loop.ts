@@ -12,10 +12,9 @@ import { LinfPGD } from "../attacks/pgd.ts";
 import { cnnfTarget } from "../attacks/targets.ts";
 import { noGrad } from "../autograd/grad.ts";
 import { CNNF } from "../cnnf/fmnist.ts";
-import { cnnfAdvLoss, cnnfCleanLoss } from "../cnnf/loss.ts";
 import type { CNNFBase } from "../cnnf/model.ts";
 import { WideResNet } from "../cnnf/wrn.ts";
-import { clipGradNorm, SGD } from "../nn/optim.ts";
+import { SGD } from "../nn/optim.ts";
 import { LRScheduler } from "../nn/schedule.ts";
 import { manualSeed, readAll, tidy } from "../tensor/engine.ts";
 import { batches, type Dataset, numBatches } from "./data/dataset.ts";
@@ -27,6 +26,7 @@ import {
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import type { ProgressEvent } from "./progress.ts";
+import { trainStep } from "./step.ts";
 
 /** Metrics of one epoch (one JSON line of metrics.jsonl). */
 export interface EpochMetrics {
@@ -362,22 +362,7 @@ export async function trainModel(
       const ts = performance.now();
       model.train();
       const adv = pgd ? (await pgd.perturb(x, y)).adv : null;
-      const stats = tidy(() => {
-        const r = adv
-          ? cnnfAdvLoss(model, x, adv, y, {
-            cleanParam: cfg.cleanParam,
-            mseParam: cfg.mseParam,
-          })
-          : cnnfCleanLoss(model, x, y, { mseParam: cfg.mseParam });
-        r.loss.backward();
-        if (cfg.gradClip > 0) clipGradNorm(model.parameters(), cfg.gradClip);
-        opt.step();
-        sched.step();
-        opt.zeroGrad();
-        const hits = r.cleanLogits.argmax(1).eq(y).sum();
-        return [r.loss.detach(), hits];
-      });
-      model.reset();
+      const stats = trainStep(model, opt, x, y, adv, cfg, sched);
       const [lv, hv] = await readAll(stats);
       for (const t of [...stats, x, y]) t.dispose();
       adv?.dispose();

@@ -1,7 +1,7 @@
 /**
  * Our engine's side of the comparison: every workload through the public
  * API (`init`, `tensor`, `matmul`, `conv2d`, `convTranspose2d`, `CNNF`,
- * `LinfPGD`, `cnnfAdvLoss`, `optim.SGD`...) on the CPU backend, the training step
+ * `LinfPGD`, `optim.SGD`...) on the CPU backend, the training step
  * done exactly as train/loop.ts does it. The weight gradient has no public
  * function; it runs the `conv2dWeightGrad` primitive that autograd calls.
  *
@@ -10,7 +10,6 @@
 
 import {
   CNNF,
-  cnnfAdvLoss,
   cnnfTarget,
   conv2d,
   convTranspose2d,
@@ -28,6 +27,7 @@ import {
   tidy,
 } from "../../mod.ts";
 import { conv2dWeightGradT } from "../../tensor/tensor.ts";
+import { trainStep } from "../../train/step.ts";
 import {
   measure,
   type Outcome,
@@ -162,28 +162,17 @@ function cnnfJob(s: Extract<Spec, { kind: "cnnf" }>): Job {
       free,
     };
   }
-  // The adversarial training step of train/loop.ts, line for line.
+  // The adversarial training step of train/loop.ts (the same function).
   const pgd = pgdFor("first");
   return {
     run: async () => {
       model.train();
       const adv = (await pgd.perturb(x, y)).adv;
-      const stats = tidy(() => {
-        const r = cnnfAdvLoss(model, x, adv, y, {
-          cleanParam: cfg.cleanParam,
-          mseParam: cfg.mseParam,
-        });
-        r.loss.backward();
-        if (cfg.gradClip > 0) {
-          optim.clipGradNorm(model.parameters(), cfg.gradClip);
-        }
-        opt.step();
-        sched.step();
-        opt.zeroGrad();
-        const hits = r.cleanLogits.argmax(1).eq(y).sum();
-        return [r.loss.detach(), hits];
-      });
-      model.reset();
+      const stats = trainStep(model, opt, x, y, adv, {
+        cleanParam: cfg.cleanParam,
+        mseParam: cfg.mseParam,
+        gradClip: cfg.gradClip,
+      }, sched);
       await readAll(stats);
       for (const t of stats) t.dispose();
       adv.dispose();
