@@ -16,6 +16,7 @@
 import { encodeSafetensors, type HostTensor } from "../nn/safetensors.ts";
 import { toHost } from "../nn/state.ts";
 import { init } from "../tensor/engine.ts";
+import { savedConfig } from "../train/saved.ts";
 import { loadModel } from "./engine.ts";
 
 /** Settings the page builds its models with. */
@@ -63,28 +64,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads settings from a run's results.json (defaults: the paper's). */
+/**
+ * The run's settings as `cli.ts eval` reads them (results.json, else the
+ * weights' metadata; defaults: the paper's).
+ */
 async function runConfig(dir: string): Promise<DemoModelConfig> {
-  const c = { ind: 2, cycles: 1, resParam: 0.1, eps: 0.1, source: dir };
-  const path = `${dir}/results.json`;
-  if (!(await exists(path))) return c;
-  let cfg: Record<string, unknown>;
-  try {
-    cfg = JSON.parse(await Deno.readTextFile(path)).config ?? {};
-  } catch (e) {
-    throw new Error(`${path}: not JSON (${(e as Error).message})`);
-  }
+  const cfg = await savedConfig(dir) ?? {};
   if (cfg.dataset !== undefined && cfg.dataset !== "fashion") {
     throw new Error(
       `${dir}: a ${cfg.dataset} run; the demo shows Fashion-MNIST models`,
     );
   }
-  const num = (v: unknown, d: number) => (typeof v === "number" ? v : d);
   return {
-    ind: num(cfg.ind, c.ind),
-    cycles: num(cfg.maxCycles, c.cycles),
-    resParam: num(cfg.resParam, c.resParam),
-    eps: num(cfg.eps, c.eps),
+    ind: cfg.ind ?? 2,
+    cycles: cfg.maxCycles ?? 1,
+    resParam: cfg.resParam ?? 0.1,
+    eps: cfg.eps ?? 0.1,
     source: dir,
   };
 }
