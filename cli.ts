@@ -28,6 +28,7 @@ import {
   memoryStats,
 } from "./tensor/mod.ts";
 import { webgpuBackend } from "./tensor/engine.ts";
+import { cpuInfo } from "./tensor/wasm/mod.ts";
 import {
   CONFIG_FLAGS,
   configFromFlags,
@@ -60,6 +61,7 @@ const COMMON_FLAGS: ParseArgsConfig["options"] = {
     Object.keys(CONFIG_FLAGS).map((k) => [k, { type: "string" as const }]),
   ),
   preset: { type: "string" },
+  threads: { type: "string" },
   adversarial: { type: "boolean" },
   standard: { type: "boolean" },
   json: { type: "boolean" },
@@ -84,6 +86,8 @@ evaluation table. Every preset value can be overridden:
   --max-cycles N --ind N --res-param X --mse-param X --clean-param X
   --layers N --widen-factor N   (CIFAR-10 Wide ResNet)
   --seed N --backend auto|cpu|webgpu --out DIR
+  --threads N           CPU backend threads (default: every core; results
+                        are the same bits whatever the count)
   --train-limit N --test-limit N   use a random subset (0 = all)
   --max-steps N         stop after N optimizer steps (checkpoint saved)
   --resume              continue from the checkpoints in --out (refused,
@@ -128,10 +132,11 @@ from the run that wrote the weights, overridden by flags (--eps,
   --json                one object: config, cells with perExample arrays`;
 
 const INFO_USAGE =
-  `usage: deno run -A cli.ts info [--backend auto|cpu|webgpu] [--json]
+  `usage: deno run -A cli.ts info [--backend auto|cpu|webgpu] [--threads N] [--json]
 
   --backend   backend to select (default: auto = WebGPU on a hardware
               adapter, CPU when the only adapter is a software fallback)
+  --threads   CPU backend threads (default: every core)
   --json      print one JSON object instead of text
   -h, --help  show this help`;
 
@@ -161,6 +166,46 @@ export interface InfoReport {
   adapter: AdapterSummary | null;
   /** Storage counters of the chosen backend. */
   memory: MemoryStats;
+  /**
+   * The CPU backend's kernels: WebAssembly (and which features) or the
+   * plain-JavaScript reference, and how many threads they use.
+   */
+  cpu: CpuKernels;
+}
+
+/** What the CPU backend's kernels run on. */
+export interface CpuKernels {
+  /** WebAssembly SIMD kernels (false: the plain-JavaScript reference). */
+  wasm: boolean;
+  /** Threads the kernels use (this one and the workers). */
+  threads: number;
+  /** Cores the runtime reports. */
+  cores: number;
+  /** relaxed-SIMD fused multiply-add in the GEMM. */
+  relaxedSimd: boolean;
+  /** Memory shared with the workers (needed for more than one thread). */
+  sharedMemory: boolean;
+}
+
+function cpuKernels(): CpuKernels {
+  const c = cpuInfo();
+  return {
+    wasm: c.wasm,
+    threads: c.threads,
+    cores: navigator.hardwareConcurrency,
+    relaxedSimd: c.features.relaxed,
+    sharedMemory: c.features.shared,
+  };
+}
+
+/** One line on the CPU kernels, e.g. "WebAssembly SIMD (relaxed FMA), 2 threads of 2 cores". */
+function describeCpu(c: CpuKernels): string {
+  if (!c.wasm) return "plain JavaScript (no WebAssembly SIMD), 1 thread";
+  return `WebAssembly SIMD${
+    c.relaxedSimd ? " (relaxed FMA)" : ""
+  }, ${c.threads} thread${c.threads === 1 ? "" : "s"} of ${c.cores} cores${
+    c.sharedMemory ? "" : " (no shared memory)"
+  }`;
 }
 
 /**
@@ -175,9 +220,12 @@ export interface InfoReport {
  * assert.equal(typeof report.memory.liveBuffers, "number");
  * ```
  */
-export async function info(backend: BackendChoice): Promise<InfoReport> {
+export async function info(
+  backend: BackendChoice,
+  threads?: number,
+): Promise<InfoReport> {
   const adapter = await requestAdapter();
-  const chosen = await init({ backend });
+  const chosen = await init({ backend, threads });
   if (chosen === "webgpu") await webgpuBackend();
   const summary = adapter ? summarizeAdapter(adapter) : null;
   return {
@@ -186,6 +234,7 @@ export async function info(backend: BackendChoice): Promise<InfoReport> {
     reason: backendReason(backend, summary),
     adapter: summary,
     memory: memoryStats(),
+    cpu: cpuKernels(),
   };
 }
 
@@ -205,6 +254,7 @@ function formatInfo(r: InfoReport): string {
   const lines = [
     `deno         ${r.deno.deno} (v8 ${r.deno.v8}, typescript ${r.deno.typescript})`,
     `backend      ${r.backend} (${r.reason})`,
+    `cpu kernels  ${describeCpu(r.cpu)}`,
   ];
   if (!r.adapter) lines.push("adapter      none (WebGPU unavailable)");
   else {
@@ -225,6 +275,19 @@ function formatInfo(r: InfoReport): string {
   return lines.join("\n");
 }
 
+/** `--threads N`: a positive integer, or undefined (every core). */
+function threadsOf(flags: Flags): number | undefined {
+  if (flags.threads === undefined) return undefined;
+  const t = String(flags.threads);
+  const n = Number(t);
+  if (!/^[0-9]+$/.test(t) || n < 1 || n > 256) {
+    throw new UsageError(
+      `--threads: must be an integer from 1 to 256, got '${t}'`,
+    );
+  }
+  return n;
+}
+
 function backendOf(flags: Flags): BackendChoice {
   const b = String(flags.backend ?? "auto");
   if (!["auto", "cpu", "webgpu"].includes(b)) {
@@ -239,12 +302,14 @@ async function adapterLine(
 ): Promise<string> {
   const a = await requestAdapter();
   const desc = a ? summarizeAdapter(a) : null;
-  return `backend ${backend} (${backendReason(requested, desc)})`;
+  const kernels = backend === "cpu" ? `; ${describeCpu(cpuKernels())}` : "";
+  return `backend ${backend} (${backendReason(requested, desc)})${kernels}`;
 }
 
 async function runInfo(argv: string[]): Promise<number> {
   const values = parse(argv, {
     backend: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -252,7 +317,7 @@ async function runInfo(argv: string[]): Promise<number> {
     console.log(INFO_USAGE);
     return 0;
   }
-  const report = await info(backendOf(values));
+  const report = await info(backendOf(values), threadsOf(values));
   console.log(values.json ? JSON.stringify(report) : formatInfo(report));
   return 0;
 }
@@ -329,6 +394,7 @@ async function runTrain(argv: string[]): Promise<number> {
   }
   // Everything is checked before data is read or a step runs.
   const cfg = configFromFlags(flags);
+  const threads = threadsOf(flags);
   const allow = String(flags["allow-change"] ?? "").split(",").map((a) =>
     a.trim()
   ).filter(Boolean);
@@ -336,7 +402,11 @@ async function runTrain(argv: string[]): Promise<number> {
     throw new UsageError("--allow-change: only with --resume");
   }
   const stepsDone = flags.resume ? await checkResume(cfg, allow) : {};
-  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const backend = await init({
+    backend: cfg.backend,
+    seed: cfg.seed,
+    threads,
+  });
   let clock: RunClock | null = null;
   const progress = new ProgressPrinter({
     quiet: Boolean(flags.quiet),
@@ -456,9 +526,14 @@ async function runEval(argv: string[]): Promise<number> {
       "--weights: required (a run's folder or a weights file)",
     );
   }
+  const threads = threadsOf(flags);
   const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
   const cfg = await savedSettings(flags, progress);
-  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const backend = await init({
+    backend: cfg.backend,
+    seed: cfg.seed,
+    threads,
+  });
   const r = await evaluateSaved(
     String(flags.weights),
     cfg,
@@ -494,9 +569,14 @@ async function runAttackCmd(argv: string[]): Promise<number> {
   if (!flags.weights) {
     throw new UsageError("--weights: required (a weights file)");
   }
+  const threads = threadsOf(flags);
   const progress = new ProgressPrinter({ quiet: Boolean(flags.quiet) });
   const cfg = await savedSettings(flags, progress);
-  const backend = await init({ backend: cfg.backend, seed: cfg.seed });
+  const backend = await init({
+    backend: cfg.backend,
+    seed: cfg.seed,
+    threads,
+  });
   const r = await runAttack(
     String(flags.weights),
     name,
@@ -586,5 +666,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
+  // Exit now: the CPU backend's workers end themselves only after an idle
+  // second, which a finished command should not wait for.
+  Deno.exit(await main(Deno.args));
 }

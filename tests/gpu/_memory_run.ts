@@ -11,10 +11,18 @@
  * tiles that leaked on lavapipe). "cnnf": CNN-F training steps at batch 4
  * as `train/loop.ts` runs them (the CNN-F loss, gradient clipping, SGD with
  * momentum and weight decay), on a tiny CNN-F whose kernels are those of
- * the Fashion-MNIST model.
+ * the Fashion-MNIST model. "adv": adversarial training steps as the CLI
+ * takes them (PGD-3 on the first pass, then `trainStep`) at batch 32, where
+ * the convolutions are large enough to run on the CPU backend's worker
+ * pool; the output then also carries the pool's counters and the size of
+ * the WebAssembly memory.
  */
 
 import "../../autograd/mod.ts";
+import { LinfPGD } from "../../attacks/pgd.ts";
+import { cnnfTarget } from "../../attacks/targets.ts";
+import { trainStep } from "../../train/step.ts";
+import { wasmRuntime } from "../../tensor/wasm/mod.ts";
 import { cnnfCleanLoss } from "../../cnnf/mod.ts";
 import { TinyCNNF } from "../_tiny_cnnf.ts";
 import { clipGradNorm, SGD } from "../../nn/optim.ts";
@@ -86,15 +94,70 @@ function cnnfLoop(): (i: number) => Promise<number> {
   };
 }
 
+/**
+ * One adversarial training step as the CLI takes it: PGD-3 on the first
+ * pass, then the CNN-F loss, clipping and SGD (`trainStep`). Returns the
+ * loss.
+ */
+function advLoop(nb: number): (i: number) => Promise<number> {
+  const model = new TinyCNNF();
+  const opt = new SGD(model.parameters(), {
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+  });
+  let seed = 11;
+  const labels = Int32Array.from({ length: nb }, (_, i) => i % 4);
+  return async () => {
+    const data = new Float32Array(nb * 144).map(() => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 31 - 1;
+    });
+    const x = tensor(data, [nb, 1, 12, 12]);
+    const y = tensor(labels, [nb], { dtype: "int32" });
+    const target = cnnfTarget(model, "first", { decision: "first" });
+    const pgd = new LinfPGD(target, {
+      eps: 0.1,
+      epsIter: 0.04,
+      nbIter: 3,
+      clipMin: -1,
+      clipMax: 1,
+    });
+    const { adv } = await pgd.perturb(x, y);
+    const stats = trainStep(model, opt, x, y, adv, {
+      cleanParam: 0.1,
+      mseParam: 0.1,
+      gradClip: 0.5,
+    });
+    const [loss] = await readAll(stats);
+    for (const t of [...stats, x, y, adv]) t.dispose();
+    return loss[0];
+  };
+}
+
 function snapshot() {
   // Garbage is not growth: collect it first (needs --expose-gc).
   (globalThis as { gc?: () => void }).gc?.();
-  return { rss: Deno.memoryUsage().rss, mem: memoryStats() };
+  const rt = backend === "cpu" ? wasmRuntime() : null;
+  return {
+    rss: Deno.memoryUsage().rss,
+    mem: memoryStats(),
+    pool: rt?.poolStats() ?? null,
+    wasmBytes: rt?.memory.buffer.byteLength ?? 0,
+  };
 }
 
 const [kind, backend, warm, steps] = Deno.args;
-await init({ backend: backend as BackendName, seed: 1 });
-const step = kind === "conv" ? convLoop() : cnnfLoop();
+await init({
+  backend: backend as BackendName,
+  seed: 1,
+  ...(kind === "adv" ? { threads: 2 } : {}),
+});
+const step = kind === "conv"
+  ? convLoop()
+  : kind === "cnnf"
+  ? cnnfLoop()
+  : advLoop(32);
 const losses: (number | null)[] = [];
 for (let i = 0; i < Number(warm); i++) losses.push(await step(i));
 await sync();

@@ -38,6 +38,10 @@ const RSS_SLACK = 32 * MiB;
 interface Snapshot {
   rss: number;
   mem: MemoryStats;
+  /** The CPU worker pool's counters (null: no pool). */
+  pool: { ready: number; workerUnits: number } | null;
+  /** Bytes of the CPU backend's WebAssembly memory (0: not used). */
+  wasmBytes: number;
 }
 
 /** Asserts RSS within the slack and the pool exactly where it was. */
@@ -64,7 +68,7 @@ function assertFlat(label: string, before: Snapshot, after: Snapshot): void {
 
 /** Runs `_memory_run.ts` in a fresh process; returns its figures. */
 async function runLoop(
-  kind: "conv" | "cnnf",
+  kind: "conv" | "cnnf" | "adv",
   backend: string,
   warm: number,
   steps: number,
@@ -115,6 +119,26 @@ testBackends(
       mean(losses.slice(-20)) < mean(losses.slice(0, 20)),
       "the loss fell: the steps trained",
     );
+  },
+);
+
+Deno.test(
+  "[cpu] 300 adversarial training steps on the worker pool keep RSS, the WebAssembly memory and the pool flat",
+  async () => {
+    const r = await runLoop("adv", "cpu", 30, 300);
+    assertFlat("adversarial training on the pool", r.before, r.after);
+    assert.ok(r.before.pool, "the CPU backend has a worker pool");
+    assert.ok(r.after.pool, "the worker pool is still up");
+    assert.equal(r.after.pool.ready, 1, "one worker beside this thread");
+    const units = r.after.pool.workerUnits - r.before.pool.workerUnits;
+    assert.ok(units >= 300, `the workers ran ${units} units in 300 steps`);
+    assert.equal(
+      r.after.wasmBytes,
+      r.before.wasmBytes,
+      "the WebAssembly memory did not grow after warm-up",
+    );
+    const losses = r.losses as number[];
+    assert.ok(losses.every(Number.isFinite), "every loss is finite");
   },
 );
 

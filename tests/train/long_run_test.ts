@@ -202,6 +202,11 @@ Deno.test("bad attacks, attack parameters and batch sizes exit 2 in under 5 s wi
       ["train", "--allow-change", "epochs"],
       /--allow-change: only with --resume/,
     ],
+    [["train", "--threads", "0"], /--threads: must be an integer from 1/],
+    [
+      ["eval", "--weights", dir, "--threads", "two"],
+      /--threads: must be an integer from 1 to 256, got 'two'/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await cli(...args, "--out", out, "--backend", "cpu");
@@ -371,5 +376,75 @@ Deno.test("eval of a run's folder reproduces its table with no further flags, fo
     assert.ok(Array.isArray(c.perExample));
     assert.equal(c.perExample.length, 6);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+/**
+ * Runs the CLI; returns its exit code, its output, and the seconds between
+ * the last output chunk and the exit (what shutting down took).
+ */
+async function exitDelay(
+  args: string[],
+): Promise<{ code: number; out: string; err: string; tail: number }> {
+  const child = spawn(args);
+  let last = performance.now();
+  const read = async (s: ReadableStream<Uint8Array>) => {
+    let text = "";
+    const dec = new TextDecoder();
+    for await (const chunk of s) {
+      last = performance.now();
+      text += dec.decode(chunk, { stream: true });
+    }
+    return text;
+  };
+  const [out, err] = await Promise.all([
+    read(child.stdout),
+    read(child.stderr),
+  ]);
+  const { code } = await child.status;
+  return { code, out, err, tail: (performance.now() - last) / 1000 };
+}
+
+Deno.test("train and eval on the CPU worker pool exit within a second of their last output, workers and all", async () => {
+  const dir = await Deno.makeTempDir();
+  // Batch 32 of 28x28 images: the convolutions run on the pool's workers.
+  const train = await exitDelay([
+    "train",
+    "--models",
+    "cnnf",
+    "--train-limit",
+    "64",
+    "--batch-size",
+    "32",
+    "--test-limit",
+    "32",
+    "--test-batch-size",
+    "32",
+    "--attacks",
+    "clean",
+    "--max-cycles",
+    "1",
+    "--backend",
+    "cpu",
+    "--threads",
+    "2",
+    "--out",
+    dir,
+  ]);
+  assert.equal(train.code, 0, train.err);
+  assert.match(train.err, /WebAssembly SIMD[^\n]*, 2 threads/);
+  assert.ok(train.tail < 1, `train exited ${train.tail.toFixed(1)} s late`);
+  const ev = await exitDelay([
+    "eval",
+    "--weights",
+    dir,
+    "--threads",
+    "2",
+    "--json",
+    "-q",
+  ]);
+  assert.equal(ev.code, 0, ev.err);
+  assert.equal(JSON.parse(ev.out).examples, 32);
+  assert.ok(ev.tail < 1, `eval exited ${ev.tail.toFixed(1)} s late`);
   await Deno.remove(dir, { recursive: true });
 });
