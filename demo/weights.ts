@@ -45,6 +45,7 @@ export interface DemoWeights {
 
 /** Flags of the CLI run that makes weights when none are given. */
 export const DEMO_TRAIN_FLAGS: readonly string[] = [
+  "--standard",
   "--train-limit",
   "2000",
   "--test-limit",

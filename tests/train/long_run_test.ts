@@ -13,6 +13,7 @@ const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
 /** Tiny training: the plain CNN, 6 steps of 16 images, cpu. */
 const TINY = [
+  "--standard",
   "--models",
   "cnn",
   "--train-limit",
@@ -283,6 +284,7 @@ Deno.test("eval of a run's folder reproduces its table with no further flags, fo
   // Settings far from any preset, so eval must read them from the run.
   const run = await cli(
     "train",
+    "--standard",
     "--models",
     "cnnf,cnn",
     "--train-limit",
@@ -410,6 +412,7 @@ Deno.test("train and eval on the CPU worker pool exit within a second of their l
   // Batch 32 of 28x28 images: the convolutions run on the pool's workers.
   const train = await exitDelay([
     "train",
+    "--standard",
     "--models",
     "cnnf",
     "--train-limit",

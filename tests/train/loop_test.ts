@@ -40,6 +40,7 @@ function toyData(n: number, seed: number): Dataset {
 function config(out: string, over: Partial<TrainConfig> = {}): TrainConfig {
   return {
     ...PRESETS.quick,
+    adversarial: false,
     out,
     epochs: 2,
     batchSize: 8,
