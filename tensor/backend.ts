@@ -169,6 +169,8 @@ const OVERWRITES = new Set([
   "concat",
   "expand",
   "permute",
+  "insNorm",
+  "insNormGrad",
 ]);
 
 /**

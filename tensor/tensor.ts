@@ -28,6 +28,7 @@ import type {
   ConvWeightGradAttrs,
 } from "./ops/conv.ts";
 import type { MatmulAttrs } from "./ops/matmul.ts";
+import type { InsNormAttrs } from "./ops/norm.ts";
 import type {
   AvgPoolAttrs,
   AvgPoolGradAttrs,
@@ -647,4 +648,12 @@ export function avgPool2dT(x: Tensor, a: AvgPoolAttrs): Tensor {
 /** `avgPool2dGrad` primitive. */
 export function avgPool2dGradT(g: Tensor, a: AvgPoolGradAttrs): Tensor {
   return apply("avgPool2dGrad", [g], a);
+}
+/** `insNorm` primitive (CNN-F's instance norm over H, W). */
+export function insNormT(x: Tensor, a: InsNormAttrs): Tensor {
+  return apply("insNorm", [x], a);
+}
+/** `insNormGrad` primitive: the adjoint of `insNorm` at `x`. */
+export function insNormGradT(g: Tensor, x: Tensor, a: InsNormAttrs): Tensor {
+  return apply("insNormGrad", [g, x], a);
 }

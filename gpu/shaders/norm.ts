@@ -1,0 +1,124 @@
+/**
+ * WGSL for CNN-F's instance norm, y = x / s with s = sqrt(mean(x²) + eps)
+ * over each H x W plane, and its backward. One workgroup per plane: its
+ * threads stride over the plane for the sums, combine them in shared
+ * memory, then write the plane. The plane is read twice but written once,
+ * where the composed form (square, mean, add, sqrt, div and their adjoints)
+ * made a dozen passes.
+ *
+ * @module
+ */
+
+import {
+  GROUP_INDEX,
+  MAIN_ARGS,
+  packUniforms,
+  paramsBinding,
+} from "./common.ts";
+
+/** Threads per instance-norm workgroup (one workgroup per plane). */
+export const NORM_WG = 128;
+
+/**
+ * Largest plane one workgroup may normalise: each thread loops over its
+ * share twice, and Mesa's llvmpipe caps one invocation's loop iterations at
+ * 65535 in total.
+ */
+export const NORM_MAX_PLANE = NORM_WG * 32000;
+
+/** Parameter block of both kernels: planes, plane size, eps. */
+export function normUniforms(
+  planes: number,
+  hw: number,
+  eps: number,
+): ArrayBuffer {
+  return packUniforms([planes, hw, eps], new Set([2]));
+}
+
+const HEADER = `
+struct P {
+  planes: u32,
+  hw: u32,
+  eps: f32,
+}
+const WG: u32 = ${NORM_WG}u;
+`;
+
+/** Tree sum of shared array `a` into a[0], visible to every thread. */
+function treeSum(arrays: string[]): string {
+  const adds = arrays.map((a) => `${a}[lid] = ${a}[lid] + ${a}[lid + s];`);
+  return `workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      ${adds.join("\n      ")}
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/** WGSL of the forward kernel: bindings x, out, params. */
+export function insNormSource(): string {
+  return `${HEADER}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${paramsBinding(2)}
+var<workgroup> sq: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(${MAIN_ARGS}) {
+  let plane = ${GROUP_INDEX};
+  if (plane >= p.planes) { return; }
+  let base = plane * p.hw;
+  var acc = 0.0;
+  for (var i = lid; i < p.hw; i += WG) {
+    let v = x[base + i];
+    acc += v * v;
+  }
+  sq[lid] = acc;
+  ${treeSum(["sq"])}
+  let inv = 1.0 / sqrt(sq[0] / f32(p.hw) + p.eps);
+  for (var i = lid; i < p.hw; i += WG) {
+    out[base + i] = x[base + i] * inv;
+  }
+}
+`;
+}
+
+/**
+ * WGSL of the backward kernel: bindings g, x, out, params. With
+ * A = sum(g·x) over the plane and n = H·W, dx = g / s − x·A / (n s³); the
+ * factor is formed as (A / n)·inv·inv·inv so no intermediate overflows.
+ */
+export function insNormGradSource(): string {
+  return `${HEADER}
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${paramsBinding(3)}
+var<workgroup> sq: array<f32, WG>;
+var<workgroup> sgx: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(${MAIN_ARGS}) {
+  let plane = ${GROUP_INDEX};
+  if (plane >= p.planes) { return; }
+  let base = plane * p.hw;
+  var a = 0.0;
+  var b = 0.0;
+  for (var i = lid; i < p.hw; i += WG) {
+    let v = x[base + i];
+    a += v * v;
+    b += g[base + i] * v;
+  }
+  sq[lid] = a;
+  sgx[lid] = b;
+  ${treeSum(["sq", "sgx"])}
+  let n = f32(p.hw);
+  let inv = 1.0 / sqrt(sq[0] / n + p.eps);
+  let k = (sgx[0] / n) * inv * inv * inv;
+  for (var i = lid; i < p.hw; i += WG) {
+    out[base + i] = g[base + i] * inv - x[base + i] * k;
+  }
+}
+`;
+}

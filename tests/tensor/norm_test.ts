@@ -1,0 +1,173 @@
+/**
+ * Tests of the fused instance-norm primitive (`insNorm`, `insNormGrad`):
+ * the fused forward and gradient against the composed formula they replace
+ * (square, mean, add, sqrt, div) on odd shapes on every backend, WebGPU
+ * against the CPU, finite differences, a zero plane, memory, and errors.
+ * (The composed formula caches constants, such as each plane size's mean
+ * divisor, so the tests that run it skip the live-storage check.)
+ */
+
+import assert from "node:assert/strict";
+import { valueAndGrad } from "../../autograd/mod.ts";
+import { type Tensor, tensor, tidy } from "../../tensor/mod.ts";
+import { insNormGradT, insNormT } from "../../tensor/tensor.ts";
+import {
+  assertClose,
+  assertGradients,
+  assertMatchesCpu,
+  oneLine,
+  randomData,
+  randomTensor,
+  testBackends,
+} from "../_util.ts";
+
+const EPS = 1e-8;
+const fused = (x: Tensor) => insNormT(x, { eps: EPS });
+/** The composed formula the primitive replaces (the old `insNorm`). */
+const composed = (x: Tensor) =>
+  x.div(x.square().mean([2, 3], true).add(EPS).sqrt());
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+// Planes of 1 value, a row, a column, fewer values than the workgroup's 128
+// threads, and several times more (each thread strides over the plane).
+const SHAPES: number[][] = [
+  [1, 1, 1, 1],
+  [2, 3, 1, 13],
+  [3, 2, 11, 1],
+  [3, 5, 7, 9],
+  [2, 3, 17, 19],
+  [1, 2, 29, 31],
+  [5, 1, 3, 3],
+];
+
+testBackends(
+  "insNorm primitive matches the composed formula on odd shapes",
+  async () => {
+    for (const [k, shape] of SHAPES.entries()) {
+      const [a, b] = tidy(() => {
+        const x = randomTensor(shape, 10 + k, -3, 2);
+        return [fused(x), composed(x)];
+      });
+      assertClose(
+        await a.data(),
+        await b.data(),
+        { atol: 1e-6, rtol: 1e-5 },
+        `${shape}`,
+      );
+      a.dispose();
+      b.dispose();
+    }
+  },
+);
+
+testBackends(
+  "insNorm primitive's gradient matches the composed formula's",
+  async () => {
+    for (const [k, shape] of SHAPES.entries()) {
+      const w = randomTensor(shape, 50 + k);
+      const grads = tidy(() =>
+        [fused, composed].map((f) => {
+          const x = randomTensor(shape, 20 + k, -2, 3);
+          const { value, grads } = valueAndGrad((t: Tensor) =>
+            f(t).mul(w).sum()
+          )(x);
+          value.dispose();
+          return grads[0];
+        })
+      );
+      assertClose(
+        await grads[0].data(),
+        await grads[1].data(),
+        { atol: 1e-5, rtol: 1e-4 },
+        `gradient ${shape}`,
+      );
+      grads.forEach((g) => g.dispose());
+      w.dispose();
+    }
+  },
+);
+
+testBackends(
+  "insNorm primitive's gradient matches finite differences",
+  async (b) => {
+    for (const shape of [[2, 3, 3, 5], [1, 2, 1, 7], [1, 1, 13, 11]]) {
+      const n = size(shape);
+      const w = randomData(n, 7);
+      await assertGradients(
+        b,
+        (x) => fused(x).mul(tensor(w, shape)).sum(),
+        [{ data: randomData(n, 8, -2, 2), shape }],
+      );
+    }
+  },
+);
+
+testBackends(
+  "insNormGrad with two random inputs matches the CPU on odd shapes",
+  async (b) => {
+    for (const [k, shape] of SHAPES.entries()) {
+      await assertMatchesCpu(b, () => {
+        const g = randomTensor(shape, 30 + k);
+        const x = randomTensor(shape, 40 + k, -5, 5);
+        return [insNormGradT(g, x, { eps: EPS }), fused(x)];
+      }, { atol: 1e-5, rtol: 1e-4 });
+    }
+  },
+);
+
+testBackends(
+  "insNorm of an all-zero plane is zero with a finite gradient",
+  async () => {
+    const x = tensor(new Float32Array(2 * 5 * 3), [2, 1, 5, 3]);
+    const g = randomTensor([2, 1, 5, 3], 3);
+    const y = fused(x);
+    const dx = insNormGradT(g, x, { eps: EPS });
+    assert.ok((await y.data()).every((v) => v === 0));
+    // With x = 0 the rule reduces to g / sqrt(eps).
+    const want = Array.from(await g.data(), (v) => v / Math.sqrt(EPS));
+    assertClose(await dx.data(), want, { rtol: 1e-5 });
+    [x, g, y, dx].forEach((t) => t.dispose());
+  },
+  { leakCheck: true },
+);
+
+testBackends(
+  "insNorm primitive keeps no tensors after backward",
+  async () => {
+    const x = randomTensor([4, 3, 9, 7], 5);
+    x.requiresGrad = true;
+    for (let i = 0; i < 20; i++) {
+      const loss = tidy(() => fused(fused(x).mul(2)).square().sum());
+      loss.backward();
+      loss.dispose();
+    }
+    assert.ok(x.grad);
+    assert.deepEqual(x.grad.shape, [4, 3, 9, 7]);
+    x.grad.dispose();
+    x.grad = null;
+    x.dispose();
+  },
+  { leakCheck: true },
+);
+
+testBackends(
+  "insNorm primitive rejects bad input with one-line errors",
+  () => {
+    const x3 = randomTensor([2, 3, 4]);
+    const xi = tensor(new Int32Array(4), [1, 1, 2, 2]);
+    const x = randomTensor([1, 1, 2, 2]);
+    const g = randomTensor([1, 1, 2, 3]);
+    oneLine(
+      () => fused(x3),
+      /insNorm: input must be \[N, C, H, W\], got \[2, 3, 4\]/,
+    );
+    oneLine(() => fused(xi), /insNorm: input must be float32, got int32/);
+    oneLine(
+      () => insNormGradT(g, x, { eps: EPS }),
+      /insNormGrad: gradient \[1, 1, 2, 3\] does not match input \[1, 1, 2, 2\]/,
+    );
+    [x3, xi, x, g].forEach((t) => t.dispose());
+  },
+  { leakCheck: true },
+);
