@@ -134,7 +134,7 @@ testBackends(
 
 testBackends(
   "insNorm primitive keeps no tensors after backward",
-  async () => {
+  () => {
     const x = randomTensor([4, 3, 9, 7], 5);
     x.requiresGrad = true;
     for (let i = 0; i < 20; i++) {
