@@ -170,6 +170,7 @@ const OVERWRITES = new Set([
   "expand",
   "permute",
   "insNorm",
+  "insNormBiasRelu",
   "insNormGrad",
 ]);
 

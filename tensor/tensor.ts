@@ -657,3 +657,11 @@ export function insNormT(x: Tensor, a: InsNormAttrs): Tensor {
 export function insNormGradT(g: Tensor, x: Tensor, a: InsNormAttrs): Tensor {
   return apply("insNormGrad", [g, x], a);
 }
+/** `insNormBiasRelu` primitive: max(insNorm(x) + bias, 0), bias [1, C, 1, 1]. */
+export function insNormBiasReluT(
+  x: Tensor,
+  bias: Tensor,
+  a: InsNormAttrs,
+): Tensor {
+  return apply("insNormBiasRelu", [x, bias], a);
+}

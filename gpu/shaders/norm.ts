@@ -26,13 +26,17 @@ export const NORM_WG = 128;
  */
 export const NORM_MAX_PLANE = NORM_WG * 32000;
 
-/** Parameter block of both kernels: planes, plane size, eps. */
+/**
+ * Parameter block of the kernels: planes, plane size, eps, and channels
+ * (the bias of the fused variant is indexed by plane % channels).
+ */
 export function normUniforms(
   planes: number,
   hw: number,
   eps: number,
+  channels: number,
 ): ArrayBuffer {
-  return packUniforms([planes, hw, eps], new Set([2]));
+  return packUniforms([planes, hw, eps, channels], new Set([2]));
 }
 
 const HEADER = `
@@ -40,6 +44,7 @@ struct P {
   planes: u32,
   hw: u32,
   eps: f32,
+  channels: u32,
 }
 const WG: u32 = ${NORM_WG}u;
 `;
@@ -56,12 +61,24 @@ function treeSum(arrays: string[]): string {
   }`;
 }
 
-/** WGSL of the forward kernel: bindings x, out, params. */
-export function insNormSource(): string {
+/**
+ * WGSL of the forward kernel: bindings x, out, params; with `biasRelu`,
+ * bindings x, bias, out, params and out = max(x / s + bias[c], 0) (CNN-F's
+ * InsNorm, Bias, ReLU on a first pass).
+ */
+export function insNormSource(biasRelu = false): string {
+  const ins = biasRelu
+    ? `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;`
+    : `@group(0) @binding(0) var<storage, read> x: array<f32>;`;
+  const k = biasRelu ? 2 : 1;
+  const value = biasRelu
+    ? "max(x[base + i] * inv + b, 0.0)"
+    : "x[base + i] * inv";
   return `${HEADER}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${paramsBinding(2)}
+${ins}
+@group(0) @binding(${k}) var<storage, read_write> out: array<f32>;
+${paramsBinding(k + 1)}
 var<workgroup> sq: array<f32, WG>;
 
 @compute @workgroup_size(WG)
@@ -77,8 +94,9 @@ fn main(${MAIN_ARGS}) {
   sq[lid] = acc;
   ${treeSum(["sq"])}
   let inv = 1.0 / sqrt(sq[0] / f32(p.hw) + p.eps);
+  ${biasRelu ? "let b = bias[plane % p.channels];" : ""}
   for (var i = lid; i < p.hw; i += WG) {
-    out[base + i] = x[base + i] * inv;
+    out[base + i] = ${value};
   }
 }
 `;

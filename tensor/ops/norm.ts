@@ -11,6 +11,10 @@
  * `insNormGrad(·, x)` is its own adjoint in g (the Jacobian is symmetric);
  * backward rules run unrecorded, so `insNormGrad` needs no rule of its own.
  *
+ * `insNormBiasRelu` fuses the next two layers of CNN-F's blocks on a first
+ * pass (no feedback signal yet): max(insNorm(x) + bias, 0) per channel, the
+ * AdaReLU's mask being output > 0.
+ *
  * CPU kernels accumulate in double and also run in float64 mode (gradient
  * checks), so they never round to float32 on the way.
  *
@@ -26,7 +30,7 @@ import {
 } from "../../gpu/shaders/norm.ts";
 import { grid2d } from "../../gpu/shaders/common.ts";
 import { fmt, type Shape, type TypedArray } from "../shape.ts";
-import { insNormGradT } from "../tensor.ts";
+import { insNormGradT, whereT } from "../tensor.ts";
 import type { GpuPlan, KernelArgs, OpDef, TensorInfo } from "./types.ts";
 
 /** Attributes of `insNorm` and `insNormGrad`. */
@@ -55,14 +59,18 @@ function check(op: string, x: TensorInfo, what = "input"): void {
 /** Planes and plane size of an [N, C, H, W] shape. */
 const planesOf = (s: Shape): [number, number] => [s[0] * s[1], s[2] * s[3]];
 
-/** CPU forward: sum of squares per plane, then the scaled plane. */
-function insNormCpu(
-  ins: TypedArray[],
+/**
+ * CPU forward: sum of squares per plane, then the scaled plane; with a bias
+ * (one value per channel), max(x / s + bias, 0) instead.
+ */
+function forwardCpu(
+  x: TypedArray,
+  bias: TypedArray | null,
   out: TypedArray,
   args: KernelArgs<InsNormAttrs>,
 ): void {
-  const x = ins[0];
   const [planes, hw] = planesOf(args.inShapes[0]);
+  const channels = args.inShapes[0][1];
   const eps = args.attrs.eps;
   for (let p = 0, b = 0; p < planes; p++, b += hw) {
     const e = b + hw;
@@ -75,7 +83,13 @@ function insNormCpu(
     }
     if (i < e) s0 += x[i] * x[i];
     const inv = 1 / Math.sqrt((s0 + s1) / hw + eps);
-    for (let j = b; j < e; j++) out[j] = x[j] * inv;
+    if (bias) {
+      const c = bias[p % channels];
+      for (let j = b; j < e; j++) {
+        const v = x[j] * inv + c;
+        out[j] = v > 0 ? v : 0;
+      }
+    } else for (let j = b; j < e; j++) out[j] = x[j] * inv;
   }
 }
 
@@ -108,9 +122,10 @@ function plan(
   args: KernelArgs<InsNormAttrs>,
 ): GpuPlan[] {
   const [planes, hw] = planesOf(args.inShapes[0]);
+  const channels = args.inShapes[0][1];
   return [{
     kernel: { key: `${key}:wg${NORM_WG}`, source },
-    uniforms: normUniforms(planes, hw, args.attrs.eps),
+    uniforms: normUniforms(planes, hw, args.attrs.eps, channels),
     workgroups: grid2d(planes),
   }];
 }
@@ -122,10 +137,42 @@ export const normOps = {
       check("insNorm", inputs[0]);
       return { shape: inputs[0].shape, dtype: "float32" };
     },
-    cpu: insNormCpu,
-    gpu: (args) => plan("norm:fwd", insNormSource, args),
+    cpu: (ins, out, args) => forwardCpu(ins[0], null, out, args),
+    gpu: (args) => plan("norm:fwd", () => insNormSource(false), args),
     saveInputs: true,
     grad: (g, c) => [insNormGradT(g, c.inputs[0]!, c.attrs)],
+  } as OpDef<InsNormAttrs>,
+  insNormBiasRelu: {
+    infer(inputs) {
+      const [x, b] = inputs;
+      const op = "insNormBiasRelu";
+      check(op, x);
+      const c = x.shape[1];
+      if (
+        b.dtype !== "float32" || b.shape.length !== 4 ||
+        b.shape.some((d, i) => d !== (i === 1 ? c : 1))
+      ) {
+        throw new Error(
+          `${op}: bias must be float32 [1, ${c}, 1, 1] for input ${
+            fmt(x.shape)
+          }, got ${b.dtype} ${fmt(b.shape)}`,
+        );
+      }
+      return { shape: x.shape, dtype: "float32" };
+    },
+    cpu: (ins, out, args) => forwardCpu(ins[0], ins[1], out, args),
+    gpu: (args) => plan("norm:fwd:biasrelu", () => insNormSource(true), args),
+    saveInputs: [true, false],
+    saveOutput: true,
+    // The ReLU passes g where the output is positive (y != 0, as y >= 0);
+    // the engine sums the bias's share over N, H, W.
+    grad: (g, c) => {
+      const gp = whereT(c.output!, g, 0);
+      return [
+        c.needs[0] ? insNormGradT(gp, c.inputs[0]!, c.attrs) : null,
+        c.needs[1] ? gp : null,
+      ];
+    },
   } as OpDef<InsNormAttrs>,
   insNormGrad: {
     infer(inputs) {

@@ -10,7 +10,11 @@
 import assert from "node:assert/strict";
 import { valueAndGrad } from "../../autograd/mod.ts";
 import { type Tensor, tensor, tidy } from "../../tensor/mod.ts";
-import { insNormGradT, insNormT } from "../../tensor/tensor.ts";
+import {
+  insNormBiasReluT,
+  insNormGradT,
+  insNormT,
+} from "../../tensor/tensor.ts";
 import {
   assertClose,
   assertGradients,
@@ -26,6 +30,11 @@ const fused = (x: Tensor) => insNormT(x, { eps: EPS });
 /** The composed formula the primitive replaces (the old `insNorm`). */
 const composed = (x: Tensor) =>
   x.div(x.square().mean([2, 3], true).add(EPS).sqrt());
+
+const fusedBR = (x: Tensor, b: Tensor) => insNormBiasReluT(x, b, { eps: EPS });
+/** InsNorm, Bias and ReLU composed (CNN-F's first-pass block tail). */
+const composedBR = (x: Tensor, b: Tensor) => composed(x).add(b).relu();
+const biasShape = (s: number[]) => [1, s[1], 1, 1];
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -168,6 +177,116 @@ testBackends(
       /insNormGrad: gradient \[1, 1, 2, 3\] does not match input \[1, 1, 2, 2\]/,
     );
     [x3, xi, x, g].forEach((t) => t.dispose());
+  },
+  { leakCheck: true },
+);
+
+testBackends(
+  "insNormBiasRelu matches insNorm, bias and relu composed on odd shapes",
+  async () => {
+    for (const [k, shape] of SHAPES.entries()) {
+      const [a, b] = tidy(() => {
+        const x = randomTensor(shape, 60 + k, -3, 2);
+        const bias = randomTensor(biasShape(shape), 70 + k, -0.5, 0.5);
+        return [fusedBR(x, bias), composedBR(x, bias)];
+      });
+      assertClose(
+        await a.data(),
+        await b.data(),
+        { atol: 1e-6, rtol: 1e-5 },
+        `${shape}`,
+      );
+      a.dispose();
+      b.dispose();
+    }
+  },
+);
+
+testBackends(
+  "insNormBiasRelu's gradients (input and bias) match the composed form's",
+  async () => {
+    for (const [k, shape] of SHAPES.entries()) {
+      const w = randomTensor(shape, 80 + k);
+      const grads = tidy(() =>
+        [fusedBR, composedBR].flatMap((f) => {
+          const x = randomTensor(shape, 90 + k, -2, 3);
+          const b = randomTensor(biasShape(shape), 100 + k, -0.5, 0.5);
+          const { value, grads } = valueAndGrad((t: Tensor, u: Tensor) =>
+            f(t, u).mul(w).sum()
+          )(x, b);
+          value.dispose();
+          return grads;
+        })
+      );
+      for (const i of [0, 1]) {
+        assertClose(
+          await grads[i].data(),
+          await grads[i + 2].data(),
+          { atol: 1e-5, rtol: 1e-4 },
+          `gradient ${i} ${shape}`,
+        );
+      }
+      grads.forEach((g) => g.dispose());
+      w.dispose();
+    }
+  },
+);
+
+testBackends(
+  "insNormBiasRelu's gradients match finite differences",
+  async (b) => {
+    for (const shape of [[2, 3, 3, 5], [1, 2, 1, 7], [1, 1, 13, 11]]) {
+      const n = size(shape);
+      const w = randomData(n, 9);
+      await assertGradients(
+        b,
+        (x, bias) => fusedBR(x, bias).mul(tensor(w, shape)).sum(),
+        [
+          { data: randomData(n, 11, -2, 2), shape },
+          {
+            data: randomData(shape[1], 12, -0.3, 0.3),
+            shape: biasShape(shape),
+          },
+        ],
+      );
+    }
+  },
+);
+
+testBackends(
+  "insNormBiasRelu matches the CPU on odd shapes",
+  async (b) => {
+    for (const [k, shape] of SHAPES.entries()) {
+      await assertMatchesCpu(b, () => {
+        const x = randomTensor(shape, 110 + k, -4, 4);
+        const bias = randomTensor(biasShape(shape), 120 + k);
+        return fusedBR(x, bias);
+      }, { atol: 1e-5, rtol: 1e-4 });
+    }
+  },
+);
+
+testBackends(
+  "insNormBiasRelu keeps no tensors after backward and rejects a bad bias",
+  () => {
+    const x = randomTensor([3, 4, 5, 7], 5);
+    const b = randomTensor([1, 4, 1, 1], 6);
+    x.requiresGrad = true;
+    b.requiresGrad = true;
+    for (let i = 0; i < 10; i++) {
+      const loss = tidy(() => fusedBR(x, b).square().sum());
+      loss.backward();
+      loss.dispose();
+    }
+    assert.deepEqual(b.grad?.shape, [1, 4, 1, 1]);
+    const bad = randomTensor([1, 3, 1, 1]);
+    oneLine(
+      () => fusedBR(x, bad),
+      /insNormBiasRelu: bias must be float32 \[1, 4, 1, 1\] for input \[3, 4, 5, 7\], got float32 \[1, 3, 1, 1\]/,
+    );
+    [x.grad!, b.grad!, x, b, bad].forEach((t) => t.dispose());
+    x.grad = null;
+    b.grad = null;
   },
   { leakCheck: true },
 );
