@@ -653,9 +653,17 @@ export function avgPool2dGradT(g: Tensor, a: AvgPoolGradAttrs): Tensor {
 export function insNormT(x: Tensor, a: InsNormAttrs): Tensor {
   return apply("insNorm", [x], a);
 }
-/** `insNormGrad` primitive: the adjoint of `insNorm` at `x`. */
-export function insNormGradT(g: Tensor, x: Tensor, a: InsNormAttrs): Tensor {
-  return apply("insNormGrad", [g, x], a);
+/**
+ * `insNormGrad` primitive: the adjoint of `insNorm` at `x`, applied to `g`
+ * zeroed where `gate` (when given) is not positive.
+ */
+export function insNormGradT(
+  g: Tensor,
+  x: Tensor,
+  a: InsNormAttrs,
+  gate?: Tensor,
+): Tensor {
+  return apply("insNormGrad", gate ? [g, x, gate] : [g, x], a);
 }
 /** `insNormBiasRelu` primitive: max(insNorm(x) + bias, 0), bias [1, C, 1, 1]. */
 export function insNormBiasReluT(

@@ -106,13 +106,20 @@ fn main(${MAIN_ARGS}) {
  * WGSL of the backward kernel: bindings g, x, out, params. With
  * A = sum(g·x) over the plane and n = H·W, dx = g / s − x·A / (n s³); the
  * factor is formed as (A / n)·inv·inv·inv so no intermediate overflows.
+ * With `gated`, bindings g, x, y, out, params, and g counts only where
+ * y > 0 (the ReLU of `insNormBiasRelu`, y its output).
  */
-export function insNormGradSource(): string {
+export function insNormGradSource(gated = false): string {
+  const k = gated ? 3 : 2;
+  const gi = gated
+    ? "select(0.0, g[base + i], y[base + i] > 0.0)"
+    : "g[base + i]";
   return `${HEADER}
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${paramsBinding(3)}
+${gated ? "@group(0) @binding(2) var<storage, read> y: array<f32>;" : ""}
+@group(0) @binding(${k}) var<storage, read_write> out: array<f32>;
+${paramsBinding(k + 1)}
 var<workgroup> sq: array<f32, WG>;
 var<workgroup> sgx: array<f32, WG>;
 
@@ -126,7 +133,7 @@ fn main(${MAIN_ARGS}) {
   for (var i = lid; i < p.hw; i += WG) {
     let v = x[base + i];
     a += v * v;
-    b += g[base + i] * v;
+    b += ${gi} * v;
   }
   sq[lid] = a;
   sgx[lid] = b;
@@ -135,7 +142,7 @@ fn main(${MAIN_ARGS}) {
   let inv = 1.0 / sqrt(sq[0] / n + p.eps);
   let k = (sgx[0] / n) * inv * inv * inv;
   for (var i = lid; i < p.hw; i += WG) {
-    out[base + i] = g[base + i] * inv - x[base + i] * k;
+    out[base + i] = ${gi} * inv - x[base + i] * k;
   }
 }
 `;

@@ -13,7 +13,9 @@
  *
  * `insNormBiasRelu` fuses the next two layers of CNN-F's blocks on a first
  * pass (no feedback signal yet): max(insNorm(x) + bias, 0) per channel, the
- * AdaReLU's mask being output > 0.
+ * AdaReLU's mask being output > 0. Its input gradient is `insNormGrad` with
+ * the output as a gate (g counts where it is positive), so an attack's
+ * backward, which needs no bias gradient, makes one pass for the three.
  *
  * CPU kernels accumulate in double and also run in float64 mode (gradient
  * checks), so they never round to float32 on the way.
@@ -30,7 +32,7 @@ import {
 } from "../../gpu/shaders/norm.ts";
 import { grid2d } from "../../gpu/shaders/common.ts";
 import { fmt, type Shape, type TypedArray } from "../shape.ts";
-import { insNormGradT, whereT } from "../tensor.ts";
+import { insNormGradT } from "../tensor.ts";
 import type { GpuPlan, KernelArgs, OpDef, TensorInfo } from "./types.ts";
 
 /** Attributes of `insNorm` and `insNormGrad`. */
@@ -85,34 +87,53 @@ function forwardCpu(
     const inv = 1 / Math.sqrt((s0 + s1) / hw + eps);
     if (bias) {
       const c = bias[p % channels];
+      // max(v, 0) without a branch (a random sign mispredicts half the
+      // time: several times slower); exact for every v but -inf, which
+      // only an infinite bias gives.
       for (let j = b; j < e; j++) {
         const v = x[j] * inv + c;
-        out[j] = v > 0 ? v : 0;
+        out[j] = (v + Math.abs(v)) * 0.5;
       }
     } else for (let j = b; j < e; j++) out[j] = x[j] * inv;
   }
 }
 
-/** CPU backward: Σx² and Σg·x per plane, then g·inv − x·k. */
+/**
+ * CPU backward: Σx² and Σg·x per plane, then g·inv − x·k; with a third
+ * input y, g counts only where y > 0 (`Number(y > 0)` compiles without a
+ * branch, which a random sign would mispredict half the time).
+ */
 function insNormGradCpu(
   ins: TypedArray[],
   out: TypedArray,
   args: KernelArgs<InsNormAttrs>,
 ): void {
-  const [g, x] = ins;
+  const [g, x, y] = ins;
   const [planes, hw] = planesOf(args.inShapes[0]);
   const eps = args.attrs.eps;
   for (let p = 0, b = 0; p < planes; p++, b += hw) {
     const e = b + hw;
     let sq = 0, gx = 0;
-    for (let i = b; i < e; i++) {
-      const v = x[i];
-      sq += v * v;
-      gx += g[i] * v;
+    if (y) {
+      for (let i = b; i < e; i++) {
+        const v = x[i];
+        sq += v * v;
+        gx += g[i] * Number(y[i] > 0) * v;
+      }
+    } else {
+      for (let i = b; i < e; i++) {
+        const v = x[i];
+        sq += v * v;
+        gx += g[i] * v;
+      }
     }
     const inv = 1 / Math.sqrt(sq / hw + eps);
     const k = (gx / hw) * inv * inv * inv;
-    for (let j = b; j < e; j++) out[j] = g[j] * inv - x[j] * k;
+    if (y) {
+      for (let j = b; j < e; j++) {
+        out[j] = g[j] * Number(y[j] > 0) * inv - x[j] * k;
+      }
+    } else for (let j = b; j < e; j++) out[j] = g[j] * inv - x[j] * k;
   }
 }
 
@@ -164,31 +185,38 @@ export const normOps = {
     gpu: (args) => plan("norm:fwd:biasrelu", () => insNormSource(true), args),
     saveInputs: [true, false],
     saveOutput: true,
-    // The ReLU passes g where the output is positive (y != 0, as y >= 0);
-    // the engine sums the bias's share over N, H, W.
+    // The ReLU passes g where the output is positive. The input's gradient
+    // gates g inside the backward kernel; the bias's (training only) needs
+    // the gated g itself, which the engine sums over N, H, W.
     grad: (g, c) => {
-      const gp = whereT(c.output!, g, 0);
-      return [
-        c.needs[0] ? insNormGradT(gp, c.inputs[0]!, c.attrs) : null,
-        c.needs[1] ? gp : null,
-      ];
+      const [x, y] = [c.inputs[0]!, c.output!];
+      if (!c.needs[1]) return [insNormGradT(g, x, c.attrs, y), null];
+      const gp = g.mul(y.gt(0));
+      return [c.needs[0] ? insNormGradT(gp, x, c.attrs) : null, gp];
     },
   } as OpDef<InsNormAttrs>,
   insNormGrad: {
     infer(inputs) {
-      const [g, x] = inputs;
+      const [g, x, y] = inputs;
       check("insNormGrad", x);
-      check("insNormGrad", g, "gradient");
-      if (g.shape.some((d, i) => d !== x.shape[i])) {
-        throw new Error(
-          `insNormGrad: gradient ${fmt(g.shape)} does not match input ${
-            fmt(x.shape)
-          }`,
-        );
+      const others: [TensorInfo, string][] = [[g, "gradient"]];
+      if (y) others.push([y, "gate"]);
+      for (const [t, what] of others) {
+        check("insNormGrad", t, what);
+        if (t.shape.some((d, i) => d !== x.shape[i])) {
+          throw new Error(
+            `insNormGrad: ${what} ${fmt(t.shape)} does not match input ${
+              fmt(x.shape)
+            }`,
+          );
+        }
       }
       return { shape: x.shape, dtype: "float32" };
     },
     cpu: insNormGradCpu,
-    gpu: (args) => plan("norm:grad", insNormGradSource, args),
+    gpu: (args) =>
+      args.inShapes.length === 3
+        ? plan("norm:grad:gated", () => insNormGradSource(true), args)
+        : plan("norm:grad", () => insNormGradSource(false), args),
   } as OpDef<InsNormAttrs>,
 };

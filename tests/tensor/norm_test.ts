@@ -113,13 +113,18 @@ testBackends(
 );
 
 testBackends(
-  "insNormGrad with two random inputs matches the CPU on odd shapes",
+  "insNormGrad, plain and gated, matches the CPU on odd shapes",
   async (b) => {
     for (const [k, shape] of SHAPES.entries()) {
       await assertMatchesCpu(b, () => {
         const g = randomTensor(shape, 30 + k);
         const x = randomTensor(shape, 40 + k, -5, 5);
-        return [insNormGradT(g, x, { eps: EPS }), fused(x)];
+        const gate = randomTensor(shape, 45 + k).relu();
+        return [
+          insNormGradT(g, x, { eps: EPS }),
+          insNormGradT(g, x, { eps: EPS }, gate),
+          fused(x),
+        ];
       }, { atol: 1e-5, rtol: 1e-4 });
     }
   },
@@ -175,6 +180,10 @@ testBackends(
     oneLine(
       () => insNormGradT(g, x, { eps: EPS }),
       /insNormGrad: gradient \[1, 1, 2, 3\] does not match input \[1, 1, 2, 2\]/,
+    );
+    oneLine(
+      () => insNormGradT(x, x, { eps: EPS }, g),
+      /insNormGrad: gate \[1, 1, 2, 3\] does not match input \[1, 1, 2, 2\]/,
     );
     [x3, xi, x, g].forEach((t) => t.dispose());
   },
@@ -233,11 +242,47 @@ testBackends(
 );
 
 testBackends(
+  "insNormBiasRelu's input gradient alone (the gated kernel) matches the composed form's",
+  async () => {
+    for (const [k, shape] of SHAPES.entries()) {
+      const w = randomTensor(shape, 130 + k);
+      const b = randomTensor(biasShape(shape), 140 + k, -0.5, 0.5);
+      const grads = tidy(() =>
+        [fusedBR, composedBR].map((f) => {
+          const x = randomTensor(shape, 150 + k, -2, 3);
+          const { value, grads } = valueAndGrad((t: Tensor) =>
+            f(t, b).mul(w).sum()
+          )(x);
+          value.dispose();
+          return grads[0];
+        })
+      );
+      assertClose(
+        await grads[0].data(),
+        await grads[1].data(),
+        { atol: 1e-5, rtol: 1e-4 },
+        `gradient ${shape}`,
+      );
+      [...grads, w, b].forEach((t) => t.dispose());
+    }
+  },
+);
+
+testBackends(
   "insNormBiasRelu's gradients match finite differences",
   async (b) => {
     for (const shape of [[2, 3, 3, 5], [1, 2, 1, 7], [1, 1, 13, 11]]) {
       const n = size(shape);
       const w = randomData(n, 9);
+      const bias = randomData(shape[1], 12, -0.3, 0.3);
+      // The input alone (gated backward kernel), then input and bias.
+      await assertGradients(
+        b,
+        (x) =>
+          fusedBR(x, tensor(bias, biasShape(shape))).mul(tensor(w, shape))
+            .sum(),
+        [{ data: randomData(n, 13, -2, 2), shape }],
+      );
       await assertGradients(
         b,
         (x, bias) => fusedBR(x, bias).mul(tensor(w, shape)).sum(),
