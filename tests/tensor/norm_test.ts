@@ -131,6 +131,26 @@ testBackends(
 );
 
 testBackends(
+  "gated insNormGrad counts g exactly where the gate is > 0 (not -0, NaN, -inf)",
+  async () => {
+    const special = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 2, -3];
+    const shape = [2, 1, 3, 3];
+    const gate = tensor(
+      Float32Array.from([...special, ...special.reverse()]),
+      shape,
+    );
+    const g = randomTensor(shape, 4);
+    const x = randomTensor(shape, 5);
+    const [a, e] = tidy(() => [
+      insNormGradT(g, x, { eps: EPS }, gate),
+      insNormGradT(g.mul(gate.gt(0)), x, { eps: EPS }),
+    ]);
+    assertClose(await a.data(), await e.data(), { atol: 1e-6, rtol: 1e-6 });
+    [gate, g, x, a, e].forEach((t) => t.dispose());
+  },
+);
+
+testBackends(
   "insNorm of an all-zero plane is zero with a finite gradient",
   async () => {
     const x = tensor(new Float32Array(2 * 5 * 3), [2, 1, 5, 3]);
