@@ -24,6 +24,7 @@ import {
   upsampleNearest,
 } from "../tensor/functional.ts";
 import { fmt } from "../tensor/shape.ts";
+import { INS_NORM_MAX_PLANE } from "../tensor/ops/norm.ts";
 import {
   insNormBiasReluT,
   insNormT,
@@ -225,7 +226,12 @@ export function insNorm(x: Tensor): Tensor {
     throw new Error(`insNorm: input must be [N, C, H, W], got ${fmt(x.shape)}`);
   }
   // One fused primitive (forward and backward): the composed form made a
-  // dozen passes over the feature map, a large part of the CPU step.
+  // dozen passes over the feature map, a large part of the CPU step. Planes
+  // beyond the fused kernels' limit (millions of values) take the composed
+  // form, whose reductions go further.
+  if (x.shape[2] * x.shape[3] > INS_NORM_MAX_PLANE) {
+    return tidy(() => x.div(x.square().mean([2, 3], true).add(INS_EPS).sqrt()));
+  }
   return insNormT(x, { eps: INS_EPS });
 }
 
@@ -250,7 +256,10 @@ export function insNorm(x: Tensor): Tensor {
  */
 export function normBiasReLU(x: Tensor, bias: Bias, relu: AdaReLU): Tensor {
   const b = bias.bias;
-  if (relu.hidden || x.rank !== 4 || b.rank !== 4) {
+  if (
+    relu.hidden || x.rank !== 4 || b.rank !== 4 ||
+    x.shape[2] * x.shape[3] > INS_NORM_MAX_PLANE
+  ) {
     return relu.forward(bias.forward(insNorm(x)));
   }
   return tidy(() => {

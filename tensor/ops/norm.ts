@@ -35,6 +35,9 @@ import { fmt, type Shape, type TypedArray } from "../shape.ts";
 import { insNormGradT } from "../tensor.ts";
 import type { GpuPlan, KernelArgs, OpDef, TensorInfo } from "./types.ts";
 
+/** Largest H·W plane the fused kernels take (see `NORM_MAX_PLANE`). */
+export const INS_NORM_MAX_PLANE: number = NORM_MAX_PLANE;
+
 /** Attributes of `insNorm` and `insNormGrad`. */
 export interface InsNormAttrs {
   /** Added to the mean square before the square root (CNN-F: 1e-8). */

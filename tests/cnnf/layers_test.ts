@@ -9,6 +9,8 @@ import {
   insNorm,
 } from "../../cnnf/mod.ts";
 import { normBiasReLU } from "../../cnnf/layers.ts";
+import { INS_NORM_MAX_PLANE } from "../../tensor/ops/norm.ts";
+import { insNormT } from "../../tensor/tensor.ts";
 import { valueAndGrad } from "../../autograd/mod.ts";
 import {
   memoryStats,
@@ -234,5 +236,21 @@ testBackends(
     fused.r.reset();
     layered.r.reset();
     [x, w, hidden].forEach((t) => t.dispose());
+  },
+);
+
+testBackends(
+  "insNorm takes the composed form past the fused kernels' plane limit",
+  async () => {
+    const w = INS_NORM_MAX_PLANE + 1;
+    const data = new Float32Array(w).fill(2);
+    data[0] = 0;
+    const x = tensor(data, [1, 1, 1, w]);
+    // The primitive refuses the plane; insNorm still normalises it.
+    assert.throws(() => insNormT(x, { eps: 1e-8 }), /exceeds the kernel limit/);
+    const y = await insNorm(x).data();
+    const rms = Math.sqrt((4 * (w - 1)) / w + 1e-8);
+    assertClose([y[0], y[1], y[w - 1]], [0, 2 / rms, 2 / rms]);
+    x.dispose();
   },
 );
