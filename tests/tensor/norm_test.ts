@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { valueAndGrad } from "../../autograd/mod.ts";
-import { type Tensor, tensor, tidy } from "../../tensor/mod.ts";
+import { init, type Tensor, tensor, tidy } from "../../tensor/mod.ts";
 import {
   insNormBiasReluT,
   insNormGradT,
@@ -355,3 +355,47 @@ testBackends(
   },
   { leakCheck: true },
 );
+
+Deno.test("CPU fused norm kernels write every element of a reused garbage array", async () => {
+  // They are in the CPU backend's list of ops that get pooled arrays as
+  // they are (not re-zeroed): fill the pool with NaN arrays first.
+  await init({ backend: "cpu", seed: 1 });
+  const shape = [3, 5, 7, 199]; // above the pool's minimum array length
+  const n = size(shape);
+  const builds: [string, () => Tensor][] = [
+    ["insNorm", () => fused(tensor(randomData(n, 1), shape))],
+    ["insNormBiasRelu", () =>
+      fusedBR(
+        tensor(randomData(n, 2), shape),
+        tensor(randomData(5, 3), [1, 5, 1, 1]),
+      )],
+    ["insNormGrad", () =>
+      insNormGradT(
+        tensor(randomData(n, 4), shape),
+        tensor(randomData(n, 5), shape),
+        { eps: EPS },
+      )],
+    ["insNormGrad gated", () =>
+      insNormGradT(
+        tensor(randomData(n, 4), shape),
+        tensor(randomData(n, 5), shape),
+        { eps: EPS },
+        tensor(randomData(n, 6), shape).relu(),
+      )],
+  ];
+  for (const [name, build] of builds) {
+    const fresh = tidy(build);
+    const want = await fresh.data();
+    const junk = Array.from(
+      { length: 8 },
+      () => tensor(new Float32Array(n).fill(NaN), [n]),
+    );
+    junk.forEach((t) => t.dispose());
+    const got = tidy(build);
+    const data = await got.data();
+    const bad = data.findIndex((v, i) => !Object.is(v, want[i]));
+    assert.equal(bad, -1, `${name}[${bad}]: ${data[bad]} vs ${want[bad]}`);
+    fresh.dispose();
+    got.dispose();
+  }
+});
