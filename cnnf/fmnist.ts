@@ -17,6 +17,7 @@ import {
   FbFlatten,
   FbLinear,
   insNorm,
+  normBiasReLU,
 } from "./layers.ts";
 import { CNNFBase, type FeedbackResult, type ForwardResult } from "./model.ts";
 
@@ -119,7 +120,7 @@ export class CNNF extends CNNFBase {
     const ind = this.ind;
     const [r1, r2, r3, r4, r5, r6] = this.relus;
     const block = (h: Tensor, c: FbConv2d, b: Bias, r: AdaReLU) =>
-      r.forward(b.forward(insNorm(c.forward(h))));
+      normBiasReLU(c.forward(h), b, r);
     return tidy(() => {
       if (
         first &&

@@ -24,7 +24,13 @@ import {
   upsampleNearest,
 } from "../tensor/functional.ts";
 import { fmt } from "../tensor/shape.ts";
-import { matmulT, type Tensor } from "../tensor/tensor.ts";
+import { INS_NORM_MAX_PLANE } from "../tensor/ops/norm.ts";
+import {
+  insNormBiasReluT,
+  insNormT,
+  matmulT,
+  type Tensor,
+} from "../tensor/tensor.ts";
 import { kaimingUniform_, normal_ } from "../nn/init.ts";
 import { Module } from "../nn/module.ts";
 
@@ -201,8 +207,12 @@ export class Bias extends Module implements FeedbackLayer {
   }
 }
 
+/** The reference's InsNorm epsilon. */
+const INS_EPS = 1e-8;
+
 /**
- * x / sqrt(mean over H, W of x² + 1e-8), per sample and channel.
+ * x / sqrt(mean over H, W of x² + 1e-8), per sample and channel (one
+ * fused primitive with a fused gradient).
  * @example
  * ```ts
  * import { insNorm, tensor } from "@cnnf/webgpu";
@@ -215,7 +225,48 @@ export function insNorm(x: Tensor): Tensor {
   if (x.rank !== 4) {
     throw new Error(`insNorm: input must be [N, C, H, W], got ${fmt(x.shape)}`);
   }
-  return tidy(() => x.div(x.square().mean([2, 3], true).add(1e-8).sqrt()));
+  // One fused primitive (forward and backward): the composed form made a
+  // dozen passes over the feature map, a large part of the CPU step. Planes
+  // beyond the fused kernels' limit (millions of values) take the composed
+  // form, whose reductions go further.
+  if (x.shape[2] * x.shape[3] > INS_NORM_MAX_PLANE) {
+    return tidy(() => x.div(x.square().mean([2, 3], true).add(INS_EPS).sqrt()));
+  }
+  return insNormT(x, { eps: INS_EPS });
+}
+
+/**
+ * InsNorm, Bias and AdaReLU in a row, as CNN-F's blocks apply them. On a
+ * first pass (the AdaReLU has no hidden signal) they run as one fused
+ * primitive, max(insNorm(x) + bias, 0), and the mask is output > 0, which
+ * is x + bias > 0 as before; otherwise the three layers run in turn.
+ * @example
+ * ```ts
+ * import { AdaReLU, Bias, insNorm, randn } from "@cnnf/webgpu";
+ * import { normBiasReLU } from "./layers.ts";
+ * import assert from "node:assert/strict";
+ * const x = randn([2, 3, 5, 5]);
+ * const [b, r] = [new Bias([1, 3, 1, 1]), new AdaReLU()];
+ * const y = await normBiasReLU(x, b, r).data();
+ * const ref = await insNorm(x).relu().data();
+ * assert.ok(y.every((v, i) => Math.abs(v - ref[i]) < 1e-5));
+ * assert.deepEqual([...await r.mask!.data()], [...y].map((v) => v > 0 ? 1 : 0));
+ * r.reset();
+ * ```
+ */
+export function normBiasReLU(x: Tensor, bias: Bias, relu: AdaReLU): Tensor {
+  const b = bias.bias;
+  if (
+    relu.hidden || x.rank !== 4 || b.rank !== 4 ||
+    x.shape[2] * x.shape[3] > INS_NORM_MAX_PLANE
+  ) {
+    return relu.forward(bias.forward(insNorm(x)));
+  }
+  return tidy(() => {
+    const y = insNormBiasReluT(x, b, { eps: INS_EPS });
+    relu.mask = swap(relu.mask, hold(y.gt(0)));
+    return y;
+  });
 }
 
 /**

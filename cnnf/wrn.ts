@@ -18,6 +18,7 @@ import {
   FbFlatten,
   FbLinear,
   insNorm,
+  normBiasReLU,
 } from "./layers.ts";
 import { CNNFBase, type FeedbackResult, type ForwardResult } from "./model.ts";
 
@@ -68,10 +69,8 @@ export class BasicBlock extends Module {
   forward(x: Tensor): Tensor {
     const [r1, r2] = this.relus;
     return tidy(() => {
-      const pre = r1.forward(this.ins1_bias.forward(insNorm(x)));
-      const h = r2.forward(
-        this.ins2_bias.forward(insNorm(this.conv1.forward(pre))),
-      );
+      const pre = normBiasReLU(x, this.ins1_bias, r1);
+      const h = normBiasReLU(this.conv1.forward(pre), this.ins2_bias, r2);
       const out = this.conv2.forward(h);
       return this.conv_shortcut
         ? this.conv_shortcut.forward(pre).add(out)
@@ -238,7 +237,7 @@ export class WideResNet extends CNNFBase {
       const b2 = h;
       for (const b of this.block3.layer) h = b.forward(h);
       const b3 = h;
-      h = this.relu.forward(this.ins1_bias.forward(insNorm(h)));
+      h = normBiasReLU(h, this.ins1_bias, this.relu);
       h = this.#flatten.forward(this.#pool.forward(h));
       const logits = this.fc_bias.forward(this.fc.forward(h));
       return first ? { logits, feature, blocks: [b1, b2, b3] } : { logits };

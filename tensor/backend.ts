@@ -169,6 +169,9 @@ const OVERWRITES = new Set([
   "concat",
   "expand",
   "permute",
+  "insNorm",
+  "insNormBiasRelu",
+  "insNormGrad",
 ]);
 
 /**

@@ -28,6 +28,7 @@ import type {
   ConvWeightGradAttrs,
 } from "./ops/conv.ts";
 import type { MatmulAttrs } from "./ops/matmul.ts";
+import type { InsNormAttrs } from "./ops/norm.ts";
 import type {
   AvgPoolAttrs,
   AvgPoolGradAttrs,
@@ -647,4 +648,28 @@ export function avgPool2dT(x: Tensor, a: AvgPoolAttrs): Tensor {
 /** `avgPool2dGrad` primitive. */
 export function avgPool2dGradT(g: Tensor, a: AvgPoolGradAttrs): Tensor {
   return apply("avgPool2dGrad", [g], a);
+}
+/** `insNorm` primitive (CNN-F's instance norm over H, W). */
+export function insNormT(x: Tensor, a: InsNormAttrs): Tensor {
+  return apply("insNorm", [x], a);
+}
+/**
+ * `insNormGrad` primitive: the adjoint of `insNorm` at `x`, applied to `g`
+ * zeroed where `gate` (when given) is not positive.
+ */
+export function insNormGradT(
+  g: Tensor,
+  x: Tensor,
+  a: InsNormAttrs,
+  gate?: Tensor,
+): Tensor {
+  return apply("insNormGrad", gate ? [g, x, gate] : [g, x], a);
+}
+/** `insNormBiasRelu` primitive: max(insNorm(x) + bias, 0), bias [1, C, 1, 1]. */
+export function insNormBiasReluT(
+  x: Tensor,
+  bias: Tensor,
+  a: InsNormAttrs,
+): Tensor {
+  return apply("insNormBiasRelu", [x, bias], a);
 }

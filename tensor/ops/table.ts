@@ -9,6 +9,7 @@ import { convOps } from "./conv.ts";
 import { elementwiseOps } from "./elementwise.ts";
 import { matmulOps } from "./matmul.ts";
 import { movementOps } from "./movement.ts";
+import { normOps } from "./norm.ts";
 import { poolOps } from "./pool.ts";
 import { randomOps } from "./random.ts";
 import { reduceOps } from "./reduce.ts";
@@ -21,6 +22,7 @@ type Families =
   & typeof matmulOps
   & typeof convOps
   & typeof poolOps
+  & typeof normOps
   & typeof randomOps;
 
 /** Name of a primitive op. */
@@ -38,5 +40,6 @@ export const OPS: { readonly [K in OpName]: OpDef<AttrsOf<K>> } = {
   ...matmulOps,
   ...convOps,
   ...poolOps,
+  ...normOps,
   ...randomOps,
 };

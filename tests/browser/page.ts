@@ -14,6 +14,7 @@ import "../tensor/elementwise_test.ts";
 import "../tensor/errors_test.ts";
 import "../tensor/matmul_test.ts";
 import "../tensor/movement_test.ts";
+import "../tensor/norm_test.ts";
 import "../tensor/pool_test.ts";
 import "../tensor/random_test.ts";
 import "../tensor/reduce_test.ts";

@@ -8,6 +8,10 @@ import {
   FbLinear,
   insNorm,
 } from "../../cnnf/mod.ts";
+import { normBiasReLU } from "../../cnnf/layers.ts";
+import { INS_NORM_MAX_PLANE } from "../../tensor/ops/norm.ts";
+import { insNormT } from "../../tensor/tensor.ts";
+import { valueAndGrad } from "../../autograd/mod.ts";
 import {
   memoryStats,
   type NestedArray,
@@ -18,6 +22,7 @@ import {
   assertClose,
   assertGradients,
   randomData,
+  randomTensor,
   testBackends,
 } from "../_util.ts";
 
@@ -183,3 +188,69 @@ testBackends("insNorm divides by the root mean square over H, W", async (b) => {
     ],
   );
 });
+
+testBackends(
+  "normBiasReLU equals InsNorm, Bias, AdaReLU in turn: output, mask, gradients, second pass",
+  async () => {
+    const shape = [3, 4, 7, 5];
+    const x = randomTensor(shape, 21, -2, 2);
+    const w = randomTensor(shape, 22);
+    const hidden = randomTensor(shape, 23);
+    const make = () => {
+      const b = new Bias([1, 4, 1, 1]);
+      b.bias.assign(randomTensor([1, 4, 1, 1], 24, -0.3, 0.3));
+      return { b, r: new AdaReLU(0.1) };
+    };
+    const fused = make();
+    const layered = make();
+    const run = (l: { b: Bias; r: AdaReLU }, f: boolean) =>
+      valueAndGrad((t: Tensor, bias: Tensor) => {
+        l.b.bias = bias;
+        const y = f
+          ? normBiasReLU(t, l.b, l.r)
+          : l.r.forward(l.b.forward(insNorm(t)));
+        return y.mul(w).sum();
+      })(x, l.b.bias);
+    for (const pass of [0, 1]) {
+      // Second pass: a hidden signal routes normBiasReLU to the three layers.
+      if (pass === 1) {
+        fused.r.feedback(hidden).dispose();
+        layered.r.feedback(hidden).dispose();
+      }
+      const a = run(fused, true);
+      const e = run(layered, false);
+      assertClose(await a.value.data(), await e.value.data(), {
+        rtol: 1e-5,
+      });
+      for (const i of [0, 1]) {
+        assertClose(await a.grads[i].data(), await e.grads[i].data(), {
+          atol: 1e-5,
+        }, `pass ${pass} gradient ${i}`);
+      }
+      assert.deepEqual(
+        [...await fused.r.mask!.data()],
+        [...await layered.r.mask!.data()],
+      );
+      [a, e].forEach((r) => [r.value, ...r.grads].forEach((t) => t.dispose()));
+    }
+    fused.r.reset();
+    layered.r.reset();
+    [x, w, hidden].forEach((t) => t.dispose());
+  },
+);
+
+testBackends(
+  "insNorm takes the composed form past the fused kernels' plane limit",
+  async () => {
+    const w = INS_NORM_MAX_PLANE + 1;
+    const data = new Float32Array(w).fill(2);
+    data[0] = 0;
+    const x = tensor(data, [1, 1, 1, w]);
+    // The primitive refuses the plane; insNorm still normalises it.
+    assert.throws(() => insNormT(x, { eps: 1e-8 }), /exceeds the kernel limit/);
+    const y = await insNorm(x).data();
+    const rms = Math.sqrt((4 * (w - 1)) / w + 1e-8);
+    assertClose([y[0], y[1], y[w - 1]], [0, 2 / rms, 2 / rms]);
+    x.dispose();
+  },
+);
