@@ -2,7 +2,7 @@
  * Data-movement kernels that feed and drain the GEMM, emitted with the
  * builder: im2col (patch rows, one unit per row), col2im (a scatter-add
  * owned per image channel, so units never write the same float and the sum
- * order is fixed) and row-block packing (one unit per block of 4 or 8
+ * order is fixed) and row-block packing (one unit per block of MR or NR
  * rows). All addresses are bytes; a per-patch-row table written by the
  * caller holds (channel offset, ih0, iw0, lo, hi), where output columns
  * [lo, hi) are the ones whose tap lands inside the image.

@@ -1,7 +1,7 @@
 /**
  * Tests of the WebAssembly GEMM path of the CPU backend: matmul and the
  * three convolutions against the plain-JavaScript reference kernels on odd
- * shapes (1, primes, tails of the 4 x 8 micro-tile, K across blocks,
+ * shapes (1, primes, tails of the 6 x 8 micro-tile, K across blocks,
  * several image chunks), the mul+add kernel next to the fused one, and the
  * same bits whatever the thread count.
  */
@@ -61,6 +61,9 @@ const SIZES: [number, number, number][] = [
   [17, 1, 33],
   [4, 8, 256],
   [5, 29, 257],
+  [6, 8, 7],
+  [13, 17, 19],
+  [12, 24, 258],
   [33, 65, 300],
   [61, 9, 600],
 ];
@@ -122,6 +125,10 @@ const GEOMS: [
   [5, 1, 6, 12, 12, 5, 5, [1, 1], [2, 2], [1, 1]],
   [4, 9, 3, 7, 10, 1, 1, [1, 1], [0, 0], [1, 1]],
   [6, 4, 10, 8, 8, 3, 3, [2, 2], [1, 1], [1, 1]],
+  // Stride 1 with padding wider than the kernel.
+  [2, 3, 5, 6, 7, 1, 2, [1, 1], [1, 1], [1, 1]],
+  // Stride 1, dilation 2 by 3.
+  [3, 6, 9, 13, 11, 3, 2, [1, 1], [1, 2], [2, 3]],
 ];
 
 Deno.test("wasm convolutions match the JavaScript kernels on odd geometries and image chunks", async () => {
