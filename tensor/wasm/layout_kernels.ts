@@ -78,7 +78,12 @@ function tableRow(f: Code, table: number, r: () => void) {
   return { chan, ih0, iw0, lo, hi };
 }
 
-/** im2col: unit r writes patch row r for every image of the chunk. */
+/**
+ * im2col: unit r writes patch row r for every image of the chunk. Runs are
+ * copied and zeroed with v128 loads and stores plus a scalar tail: the
+ * rows are short (tens of floats), where memory.copy and memory.fill cost
+ * a call each (measured: this im2col takes about half the time).
+ */
 export function im2colKernel(): FuncDef {
   const f = new Code(2);
   const p = params(f, IM2COL_ARGS);
@@ -88,6 +93,11 @@ export function im2colKernel(): FuncDef {
     () => f.local(I32),
   );
   const rowBytes = f.local(I32);
+  // dst[ow] = 0 for ow in [from, to), scalar (the pads are a float or two).
+  const zeros = (from: () => void, to: () => void) =>
+    f.loop(ow, from, to, 1, () => {
+      f.get(o).get(ow).i32(4).mul().add().f32(0).storeF32();
+    });
   f.get(p.wy).i32(4).mul().set(rowBytes);
   f.get(p.dst).get(0).get(p.ldBytes).mul().add().set(o);
   f.loop(n, () => f.i32(0), () => f.get(p.nc), 1, () => {
@@ -97,18 +107,38 @@ export function im2colKernel(): FuncDef {
       f.get(oh).get(p.sh).mul().get(t.ih0).add().tee(ih);
       f.get(p.hx).geu(); // ih < 0 or ih >= hx (unsigned)
       f.ifElse(
-        () => f.get(o).i32(0).get(rowBytes).memfill(),
         () => {
-          f.get(o).i32(0).get(t.lo).i32(4).mul().memfill();
+          f.loop(ow, () => f.i32(0), () => f.get(p.wy).i32(3).sub(), 4, () => {
+            f.get(o).get(ow).i32(4).mul().add().vconst(0).store();
+          });
+          zeros(() => f.get(ow), () => f.get(p.wy));
+        },
+        () => {
+          zeros(() => f.i32(0), () => f.get(t.lo));
           // src = xb + (ih * wx + iw0) * 4
           f.get(xb).get(ih).get(p.wx).mul().get(t.iw0).add().i32(4).mul();
           f.add().set(src);
           f.get(p.sw).i32(1).eq();
           f.ifElse(
             () => {
-              f.get(o).get(t.lo).i32(4).mul().add();
-              f.get(src).get(t.lo).i32(4).mul().add();
-              f.get(t.hi).get(t.lo).sub().i32(4).mul().memcopy();
+              const at = (base: number) =>
+                f.get(base).get(ow).i32(4).mul().add();
+              f.loop(
+                ow,
+                () => f.get(t.lo),
+                () => f.get(t.hi).i32(3).sub(),
+                4,
+                () => {
+                  at(o);
+                  at(src).load();
+                  f.store();
+                },
+              );
+              f.loop(ow, () => f.get(ow), () => f.get(t.hi), 1, () => {
+                at(o);
+                at(src).loadF32();
+                f.storeF32();
+              });
             },
             () => {
               f.loop(ow, () => f.get(t.lo), () => f.get(t.hi), 1, () => {
@@ -118,8 +148,7 @@ export function im2colKernel(): FuncDef {
               });
             },
           );
-          f.get(o).get(t.hi).i32(4).mul().add().i32(0);
-          f.get(p.wy).get(t.hi).sub().i32(4).mul().memfill();
+          zeros(() => f.get(t.hi), () => f.get(p.wy));
         },
       );
       f.incBy(o, rowBytes);
