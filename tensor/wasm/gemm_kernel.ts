@@ -51,7 +51,12 @@ export const GEMM_ARGS = [
  * MR x NR, other sizes serve benchmarks). With `fma` the update is f32x4.relaxed_madd (one
  * rounding where the CPU fuses), else f32x4.mul then add.
  */
-export function gemmKernel(fma: boolean, mr = MR, nr = NR): FuncDef {
+export function gemmKernel(
+  fma: boolean,
+  mr = MR,
+  nr = NR,
+  kcMax = KC,
+): FuncDef {
   const nv = nr / 4;
   const f = new Code(2);
   const [U, ARGS] = [0, 1];
@@ -84,8 +89,8 @@ export function gemmKernel(fma: boolean, mr = MR, nr = NR): FuncDef {
   f.get(U).get(p.unitsAcross).remu().get(p.panelsPerUnit).mul().set(p0);
   min(() => f.get(p0).get(p.panelsPerUnit).add(), () => f.get(p.panels));
   f.set(p1);
-  f.loop(k0, () => f.i32(0), () => f.get(p.k), KC, () => {
-    min(() => f.i32(KC), () => f.get(p.k).get(k0).sub());
+  f.loop(k0, () => f.i32(0), () => f.get(p.k), kcMax, () => {
+    min(() => f.i32(kcMax), () => f.get(p.k).get(k0).sub());
     f.set(kc);
     f.loop(s, () => f.get(s0), () => f.get(s1), 1, () => {
       f.loop(q, () => f.get(p0), () => f.get(p1), 1, () => {

@@ -16,7 +16,8 @@ import {
 } from "../../tensor/tensor.ts";
 import { configureCpu, cpuInfo, wasmRuntime } from "../../tensor/wasm/mod.ts";
 import { WasmRuntime } from "../../tensor/wasm/runtime.ts";
-import { gemmWasm } from "../../tensor/wasm/gemm.ts";
+import { gemmWasm, packRows } from "../../tensor/wasm/gemm.ts";
+import { MR, NR } from "../../tensor/wasm/gemm_kernel.ts";
 import { convTuning } from "../../tensor/wasm/conv.ts";
 import { gemmCpu } from "../../tensor/ops/matmul_kernels.ts";
 import { assertClose, randomData, randomTensor } from "../_util.ts";
@@ -246,5 +247,41 @@ Deno.test("wasm results are bit-identical with 1, 2 and 3 threads", async () => 
       assert.deepEqual(many, one, `${name}: ${threads} threads differ`);
     }
     assert.ok(rt.poolStats()!.workerUnits > before, "workers took no units");
+  }
+});
+
+Deno.test("packRows packs strips and panels exactly, full blocks and tails", () => {
+  const rt = new WasmRuntime({ simd: true, relaxed: true, shared: false });
+  for (const h of [MR, NR, 4]) {
+    for (
+      const [rows, cols, ld] of [[1, 1, 1], [h, 7, 9], [3 * h, 13, 13], [
+        2 * h + 1,
+        4,
+        6,
+      ], [h + 5, 33, 40]]
+    ) {
+      rt.reset();
+      const src = rt.alloc(rows * ld);
+      const size = Math.ceil(rows / h) * h * cols;
+      const dst = rt.alloc(size);
+      const m = randomData(rows * ld, rows + cols);
+      rt.f32.set(m, src);
+      rt.f32.fill(NaN, dst, dst + size);
+      packRows(rt, src, ld, rows, cols, dst, h);
+      const want = new Float32Array(size);
+      for (let b = 0; b < Math.ceil(rows / h); b++) {
+        for (let q = 0; q < cols; q++) {
+          for (let l = 0; l < h; l++) {
+            const r = b * h + l;
+            want[(b * cols + q) * h + l] = r < rows ? m[r * ld + q] : 0;
+          }
+        }
+      }
+      assert.deepEqual(
+        rt.f32.slice(dst, dst + size),
+        want,
+        `h ${h} ${rows}x${cols} ld ${ld}`,
+      );
+    }
   }
 });
