@@ -10,7 +10,7 @@
  * @module
  */
 
-import { GEMM_ARGS, MR, NR } from "./gemm_kernel.ts";
+import { GEMM_ARGS, KC, MR, NR } from "./gemm_kernel.ts";
 import { KERNEL, type WasmRuntime } from "./runtime.ts";
 import { PACK_ARGS } from "./layout_kernels.ts";
 
@@ -113,6 +113,8 @@ export function gemmRun(
     ldcBytes: c.ldc * 4,
     accumulate: accumulate ? 1 : 0,
     unitsAcross: Math.ceil(panels / ppu),
+    // Even blocks: K = 288 runs as one block, not 256 + 32.
+    kc: Math.ceil(k / Math.ceil(k / KC)),
   };
   rt.launch(KERNEL.gemm, units(), GEMM_ARGS.map((x) => args[x]));
 }

@@ -2,8 +2,8 @@
  * The WebAssembly GEMM micro-kernel, emitted with the builder: C tiles of
  * MR x 8 kept in v128 locals (MR rows x two f32x4), fed by A packed in
  * strips of MR rows and B packed in panels of 8 columns, K walked in blocks
- * of KC so a strip block stays in L1 while the panels of a unit stream
- * through L2.
+ * of `kc` (at most KC, chosen by the caller so the blocks come out even) so
+ * a strip block stays in L1 while the panels of a unit stream through L2.
  *
  * Every kernel of the runtime has the signature `(unit, args)`: `args` is
  * the byte address of its i32 parameter block, `unit` picks a share of the
@@ -24,8 +24,8 @@ import { Code, type FuncDef, I32, V128 } from "./builder.ts";
 export const MR = 6;
 /** Columns of a micro-tile (B panel width). */
 export const NR = 8;
-/** K block length. */
-export const KC = 256;
+/** Longest K block (a 6 x 384 strip block is 9 KiB, its panel 12 KiB). */
+export const KC = 384;
 
 /** Parameter block of `gemm`, as i32 words (byte addresses are absolute). */
 export const GEMM_ARGS = [
@@ -44,6 +44,7 @@ export const GEMM_ARGS = [
   "ldcBytes",
   "accumulate",
   "unitsAcross",
+  "kc",
 ] as const;
 
 /**
@@ -51,12 +52,7 @@ export const GEMM_ARGS = [
  * MR x NR, other sizes serve benchmarks). With `fma` the update is f32x4.relaxed_madd (one
  * rounding where the CPU fuses), else f32x4.mul then add.
  */
-export function gemmKernel(
-  fma: boolean,
-  mr = MR,
-  nr = NR,
-  kcMax = KC,
-): FuncDef {
+export function gemmKernel(fma: boolean, mr = MR, nr = NR): FuncDef {
   const nv = nr / 4;
   const f = new Code(2);
   const [U, ARGS] = [0, 1];
@@ -89,8 +85,8 @@ export function gemmKernel(
   f.get(U).get(p.unitsAcross).remu().get(p.panelsPerUnit).mul().set(p0);
   min(() => f.get(p0).get(p.panelsPerUnit).add(), () => f.get(p.panels));
   f.set(p1);
-  f.loop(k0, () => f.i32(0), () => f.get(p.k), kcMax, () => {
-    min(() => f.i32(kcMax), () => f.get(p.k).get(k0).sub());
+  f.loop(k0, () => f.i32(0), () => f.get(p.k), 0, () => {
+    min(() => f.get(p.kc), () => f.get(p.k).get(k0).sub());
     f.set(kc);
     f.loop(s, () => f.get(s0), () => f.get(s1), 1, () => {
       f.loop(q, () => f.get(p0), () => f.get(p1), 1, () => {
@@ -141,6 +137,7 @@ export function gemmKernel(
         }
       });
     });
+    f.incBy(k0, kc);
   });
   return { name: "gemm", params: [I32, I32], results: [], code: f };
 }
