@@ -170,16 +170,17 @@ Deno.test("wasm convolutions match the JavaScript kernels on odd geometries and 
   }
 });
 
-Deno.test("the mul+add kernel on unshared memory matches the JavaScript GEMM", () => {
+Deno.test("the mul+add kernel on unshared memory adds onto C like the JavaScript GEMM", () => {
   const rt = new WasmRuntime({ simd: true, relaxed: false, shared: false });
   for (const [m, n, k] of SIZES) {
     for (const [ta, tb] of [[false, false], [true, true]]) {
       const a = randomData(m * k, 5);
       const b = randomData(k * n, 6);
-      const js = new Float32Array(m * n);
-      const wasm = new Float32Array(m * n);
-      gemmCpu(m, n, k, a, 0, ta, b, 0, tb, js, 0);
-      gemmWasm(rt, m, n, k, a, 0, ta, b, 0, tb, wasm, 0);
+      // C starts non-zero at an offset: both add onto it (C += A B).
+      const js = randomData(m * n + 3, 7);
+      const wasm = js.slice();
+      gemmCpu(m, n, k, a, 0, ta, b, 0, tb, js, 3);
+      gemmWasm(rt, m, n, k, a, 0, ta, b, 0, tb, wasm, 3);
       assertClose(wasm, js, { atol: 8e-6 * Math.sqrt(k), rtol: 1e-4 });
     }
   }
