@@ -4,8 +4,8 @@
  * packed panel layout (im2col fused with packing):
  *
  * - conv2d: C [Co, n*Ho*Wo] = weight [Co, K] @ patches, K = Ci*kh*kw;
- * - weight gradient: C [Co, K] += gy [Co, n*Ho*Wo] @ patchesᵀ, summed over
- *   chunks in order (so the reduction order is fixed);
+ * - weight gradient: Cᵀ [K, Co] += patches @ gyᵀ [n*Ho*Wo, Co], summed
+ *   over chunks in order (so the reduction order is fixed);
  * - conv_transpose2d: C [K, n*Hy*Wy] = weightᵀ @ y, folded back (col2im).
  *
  * Chunks hold at most `convTuning.chunkFloats` patch values so the arena (and the
@@ -166,32 +166,34 @@ export function convWeightGradWasm(
   const table = patchTable(rt, g);
   const xin = rt.alloc(chunk * img);
   const gyRows = rt.alloc(g.cy * chunk * hw);
-  const ap = rt.alloc(packedASize(g.cy, chunk * hw));
+  // Cᵀ [K, Co] = patches @ gyᵀ: K (a multiple of 6 for 3 x 3 kernels over
+  // 2^n channels) runs along the strips and Co (a multiple of 8) along the
+  // panels, so no tile is padding; C [Co, K] had 36 rows for Co = 32.
+  const ap = rt.alloc(packedASize(k, chunk * hw));
   const col = rt.alloc(k * chunk * hw);
-  const bp = rt.alloc(packedBSize(chunk * hw, k));
-  const c = allocC(rt, g.cy, k);
+  const bp = rt.alloc(packedBSize(chunk * hw, g.cy));
+  const c = allocC(rt, k, g.cy);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const kk = nc * hw;
     const f = rt.f32;
     f.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
-    // gy as [Co, (image, pixel)], then packed into strips.
+    // gy as [Co, (image, pixel)], then packed into panels.
     for (let co = 0; co < g.cy; co++) {
       for (let n = 0; n < nc; n++) {
         const src = ((n0 + n) * g.cy + co) * hw;
         f.set(gy.subarray(src, src + hw), gyRows + co * kk + n * hw);
       }
     }
-    packRows(rt, gyRows, kk, g.cy, kk, ap, MR);
+    packRows(rt, gyRows, kk, g.cy, kk, bp, NR);
     im2col(rt, g, table, xin, nc, col, kk);
-    packRows(rt, col, kk, k, kk, bp, NR);
-    gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, g.cy, k, kk, n0 > 0);
+    packRows(rt, col, kk, k, kk, ap, MR);
+    gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, k, g.cy, kk, n0 > 0);
   }
   const mem = rt.f32;
-  for (let co = 0; co < g.cy; co++) {
-    const src = c.at + co * c.ldc;
-    const dst = co * k;
-    for (let j = 0; j < k; j++) out[dst + j] += mem[src + j];
+  for (let j = 0; j < k; j++) {
+    const src = c.at + j * c.ldc;
+    for (let co = 0; co < g.cy; co++) out[co * k + j] += mem[src + co];
   }
 }
 
