@@ -3,7 +3,7 @@
  * images (not one per image), with the patches gathered straight into the
  * packed panel layout (im2col fused with packing):
  *
- * - conv2d: C [Co, n*Ho*Wo] = weight [Co, K] @ patches, K = Ci*kh*kw;
+ * - conv2d: Cᵀ [n*Ho*Wo, Co] = patchesᵀ @ weightᵀ, K = Ci*kh*kw;
  * - weight gradient: Cᵀ [K, Co] += patches @ gyᵀ [n*Ho*Wo, Co], summed
  *   over chunks in order (so the reduction order is fixed);
  * - conv_transpose2d: C [K, n*Hy*Wy] = weightᵀ @ y, folded back (col2im).
@@ -26,7 +26,7 @@ import {
   rowMajor,
 } from "./gemm.ts";
 import { MR, NR } from "./gemm_kernel.ts";
-import { COL2IM_ARGS, IM2COL_ARGS } from "./layout_kernels.ts";
+import { COL2IM_ARGS, IM2COL_ARGS, TRANSPOSE_ARGS } from "./layout_kernels.ts";
 import { KERNEL, type WasmRuntime } from "./runtime.ts";
 
 /**
@@ -103,7 +103,14 @@ function im2col(
   });
 }
 
-/** conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`. */
+/**
+ * conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`, as
+ * Cᵀ [(image, pixel), Co] = patchesᵀ @ weightᵀ: the patches [K, pixels]
+ * serve in place as A stored transposed, and Co (a multiple of 8 in CNNs)
+ * runs along the panels, so no tile row is padding (C [Co, pixels] had 36
+ * rows for Co = 32); a transpose kernel turns Cᵀ back into [image, Co,
+ * pixel] for one block copy out.
+ */
 export function conv2dWasm(
   rt: WasmRuntime,
   x: Float32Array,
@@ -118,12 +125,14 @@ export function conv2dWasm(
   rt.reset();
   const table = patchTable(rt, g);
   const wraw = rt.alloc(g.cy * k);
-  const ap = rt.alloc(packedASize(g.cy, k));
+  const bp = rt.alloc(packedBSize(k, g.cy));
   const xin = rt.alloc(chunk * img);
-  const col = rt.alloc(k * chunk * hw + NR);
-  const c = allocC(rt, g.cy, chunk * hw);
+  const col = rt.alloc(k * chunk * hw + MR);
+  const c = allocC(rt, chunk * hw, g.cy);
+  const yb = rt.alloc(chunk * g.cy * hw);
   rt.f32.set(w.subarray(0, g.cy * k), wraw);
-  packRows(rt, wraw, k, g.cy, k, ap, MR);
+  packRows(rt, wraw, k, g.cy, k, bp, NR);
+  const groups = Math.ceil(g.cy / 4);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const cols = nc * hw;
@@ -131,22 +140,24 @@ export function conv2dWasm(
     im2col(rt, g, table, xin, nc, col, cols);
     gemmRun(
       rt,
-      packedA(ap, k),
-      rowMajor(col, cols, false),
+      rowMajor(col, cols, true),
+      packedB(bp, k),
       c,
-      g.cy,
       cols,
+      g.cy,
       k,
       false,
     );
-    const mem = rt.f32;
-    for (let co = 0; co < g.cy; co++) {
-      const src = c.at + co * c.ldc;
-      for (let n = 0; n < nc; n++) {
-        const s = src + n * hw;
-        out.set(mem.subarray(s, s + hw), ((n0 + n) * g.cy + co) * hw);
-      }
-    }
+    rt.launchWith(KERNEL.transpose, nc * groups, TRANSPOSE_ARGS, {
+      src: c.at * 4,
+      ldBytes: c.ldc * 4,
+      dst: yb * 4,
+      rows: hw,
+      cols: g.cy,
+      groups,
+    });
+    const n = nc * g.cy * hw;
+    out.set(rt.f32.subarray(yb, yb + n), n0 * g.cy * hw);
   }
 }
 

@@ -44,6 +44,16 @@ export const COL2IM_ARGS = [
   "table",
 ] as const;
 
+/** Parameter block of `transpose`. */
+export const TRANSPOSE_ARGS = [
+  "src",
+  "ldBytes",
+  "dst",
+  "rows",
+  "cols",
+  "groups",
+] as const;
+
 /** Parameter block of `packRows`. */
 export const PACK_ARGS = [
   "src",
@@ -311,4 +321,74 @@ export function packRowsKernel(): FuncDef {
     });
   });
   return { name: "packRows", params: [I32, I32], results: [], code: f };
+}
+
+/**
+ * transpose: blocks of `rows` rows of a row-major matrix (row stride
+ * ldBytes, first `cols` columns), block b at src + b rows ldBytes, each
+ * written transposed as a [cols, rows] matrix at dst + b rows cols * 4.
+ * Unit u = (block u / groups, columns 4 (u % groups) .. + 4): conv2d's
+ * Cᵀ [(image, pixel), Co] back to [image, Co, pixel]. Four columns at a
+ * time through 4 x 4 register transposes, the tails one float at a time.
+ */
+export function transposeKernel(): FuncDef {
+  const f = new Code(2);
+  const p = params(f, TRANSPOSE_ARGS);
+  const [s, d, c0, q, i] = Array.from({ length: 5 }, () => f.local(I32));
+  const dp = Array.from({ length: 4 }, () => f.local(I32));
+  const v = Array.from({ length: 4 }, () => f.local(V128));
+  const [t0, t1, t2, t3] = Array.from({ length: 4 }, () => f.local(V128));
+  f.get(0).get(p.groups).remu().i32(4).mul().set(c0);
+  // s = src + (u / groups) * rows * ldBytes + c0 * 4
+  f.get(p.src).get(0).get(p.groups).divu().get(p.rows).mul().get(p.ldBytes);
+  f.mul().add().get(c0).i32(4).mul().add().set(s);
+  // d = dst + ((u / groups) * cols * rows + c0 * rows) * 4
+  f.get(0).get(p.groups).divu().get(p.cols).mul().get(c0).add();
+  f.get(p.rows).mul().i32(4).mul().get(p.dst).add().set(d);
+  f.get(c0).i32(4).add().get(p.cols).le();
+  f.ifElse(
+    () => {
+      for (let r = 0; r < 4; r++) {
+        f.get(d).get(p.rows).i32(r * 4).mul().add().set(dp[r]);
+      }
+      f.loop(q, () => f.i32(0), () => f.get(p.rows).i32(3).sub(), 4, () => {
+        for (let r = 0; r < 4; r++) {
+          f.get(s).get(q).i32(r).add().get(p.ldBytes).mul().add().load();
+          f.set(v[r]);
+        }
+        f.get(v[0]).get(v[1]).shuffle32(LO32).set(t0);
+        f.get(v[0]).get(v[1]).shuffle32(HI32).set(t1);
+        f.get(v[2]).get(v[3]).shuffle32(LO32).set(t2);
+        f.get(v[2]).get(v[3]).shuffle32(HI32).set(t3);
+        const out = (r: number, x: number, y: number, lanes: number[]) => {
+          f.get(dp[r]).get(q).i32(4).mul().add();
+          f.get(x).get(y).shuffle32(lanes).store();
+        };
+        out(0, t0, t2, LO64);
+        out(1, t0, t2, HI64);
+        out(2, t1, t3, LO64);
+        out(3, t1, t3, HI64);
+      });
+      f.loop(q, () => f.get(q), () => f.get(p.rows), 1, () => {
+        for (let r = 0; r < 4; r++) {
+          f.get(dp[r]).get(q).i32(4).mul().add();
+          f.get(s).get(q).get(p.ldBytes).mul().add().loadF32(r * 4);
+          f.storeF32();
+        }
+      });
+    },
+    () => {
+      // The last 1-3 columns.
+      f.loop(i, () => f.get(c0), () => f.get(p.cols), 1, () => {
+        f.loop(q, () => f.i32(0), () => f.get(p.rows), 1, () => {
+          f.get(d).get(i).get(c0).sub().get(p.rows).mul().get(q).add();
+          f.i32(4).mul().add();
+          f.get(s).get(q).get(p.ldBytes).mul().add();
+          f.get(i).get(c0).sub().i32(4).mul().add().loadF32();
+          f.storeF32();
+        });
+      });
+    },
+  );
+  return { name: "transpose", params: [I32, I32], results: [], code: f };
 }
