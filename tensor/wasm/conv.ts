@@ -1,15 +1,18 @@
 /**
- * The convolutions on the WebAssembly GEMM, each one GEMM over a chunk of
- * images (not one per image), with the patches gathered straight into the
- * packed panel layout (im2col fused with packing):
+ * The convolutions on the WebAssembly GEMM, each one GEMM per chunk of
+ * images over row-major patches (im2col) read in place or packed:
  *
- * - conv2d: Cᵀ [n*Ho*Wo, Co] = patchesᵀ @ weightᵀ, K = Ci*kh*kw;
+ * - conv2d: Cᵀ [n*Ho*Wo, Co] = patchesᵀ @ weightᵀ, K = Ci*kh*kw, then a
+ *   transpose back to [n, Co, Ho*Wo];
  * - weight gradient: Cᵀ [K, Co] += patches @ gyᵀ [n*Ho*Wo, Co], summed
  *   over chunks in order (so the reduction order is fixed);
  * - conv_transpose2d: C [K, n*Hy*Wy] = weightᵀ @ y, folded back (col2im).
  *
- * Chunks hold at most `convTuning.chunkFloats` patch values so the arena (and the
- * shared memory behind it) stays bounded whatever the batch size.
+ * Putting Co along the 8-wide panels (not the 6-high strips) leaves no
+ * padded tile rows for the usual Co = 16, 32, 64. Chunks hold at most
+ * `convTuning.chunkFloats` patch values: that bounds the arena (and the
+ * shared memory behind it) whatever the batch size, and keeps the patches
+ * in cache between im2col and the GEMM.
  *
  * @module
  */
