@@ -266,6 +266,7 @@ export function convTranspose2dWasm(
       sw: g.sw,
       taps: g.kh * g.kw,
       table: table * 4,
+      rows3: g.kw === 3 && g.sw === 1 && g.dw === 1 ? 1 : 0,
     });
     out.set(rt.f32.subarray(img0, img0 + nc * img), n0 * img);
   }

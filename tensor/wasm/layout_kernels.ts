@@ -42,6 +42,7 @@ export const COL2IM_ARGS = [
   "sw",
   "taps",
   "table",
+  "rows3",
 ] as const;
 
 /** Parameter block of `transpose`. */
@@ -182,42 +183,139 @@ export function col2imKernel(): FuncDef {
   f.get(0).get(p.cx).remu().set(c);
   f.get(p.out).get(0).get(p.hx).mul().get(p.wx).mul().i32(4).mul().add();
   f.set(ob);
-  f.loop(rr, () => f.i32(0), () => f.get(p.taps), 1, () => {
-    f.get(c).get(p.taps).mul().get(rr).add().set(r);
-    const t = tableRow(f, p.table, () => f.get(r));
-    // Source row: col + r * ld + n * hy * wy * 4.
-    f.get(p.col).get(r).get(p.ldBytes).mul().add();
-    f.get(n).get(p.hy).mul().get(p.wy).mul().i32(4).mul().add().set(sb);
-    f.loop(oh, () => f.i32(0), () => f.get(p.hy), 1, () => {
-      f.get(oh).get(p.sh).mul().get(t.ih0).add().tee(ih);
-      f.get(p.hx).geu().eqz();
-      f.ifElse(() => {
-        f.get(ob).get(ih).get(p.wx).mul().get(t.iw0).add().i32(4).mul().add();
-        f.set(d);
-        f.get(sb).get(oh).get(p.wy).mul().i32(4).mul().add().set(s);
-        f.get(t.lo).set(ow);
-        f.get(p.sw).i32(1).eq();
+  f.get(p.rows3).ifElse(() => rows3(f, p, n, c, ob), () => {
+    f.loop(rr, () => f.i32(0), () => f.get(p.taps), 1, () => {
+      f.get(c).get(p.taps).mul().get(rr).add().set(r);
+      const t = tableRow(f, p.table, () => f.get(r));
+      // Source row: col + r * ld + n * hy * wy * 4.
+      f.get(p.col).get(r).get(p.ldBytes).mul().add();
+      f.get(n).get(p.hy).mul().get(p.wy).mul().i32(4).mul().add().set(sb);
+      f.loop(oh, () => f.i32(0), () => f.get(p.hy), 1, () => {
+        f.get(oh).get(p.sh).mul().get(t.ih0).add().tee(ih);
+        f.get(p.hx).geu().eqz();
         f.ifElse(() => {
-          // Four at a time while a whole vector fits, then the tail.
-          f.get(t.hi).i32(3).sub().set(end4);
-          f.loop(ow, () => f.get(ow), () => f.get(end4), 4, () => {
-            f.get(d).get(ow).i32(4).mul().add();
-            f.get(d).get(ow).i32(4).mul().add().load();
-            f.get(s).get(ow).i32(4).mul().add().load();
-            f.vadd().store();
+          f.get(ob).get(ih).get(p.wx).mul().get(t.iw0).add().i32(4).mul().add();
+          f.set(d);
+          f.get(sb).get(oh).get(p.wy).mul().i32(4).mul().add().set(s);
+          f.get(t.lo).set(ow);
+          f.get(p.sw).i32(1).eq();
+          f.ifElse(() => {
+            // Four at a time while a whole vector fits, then the tail.
+            f.get(t.hi).i32(3).sub().set(end4);
+            f.loop(ow, () => f.get(ow), () => f.get(end4), 4, () => {
+              f.get(d).get(ow).i32(4).mul().add();
+              f.get(d).get(ow).i32(4).mul().add().load();
+              f.get(s).get(ow).i32(4).mul().add().load();
+              f.vadd().store();
+            });
           });
-        });
-        f.loop(ow, () => f.get(ow), () => f.get(t.hi), 1, () => {
-          f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add();
-          f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add().loadF32();
-          f.get(s).get(ow).i32(4).mul().add().loadF32();
-          f.fadd().storeF32();
+          f.loop(ow, () => f.get(ow), () => f.get(t.hi), 1, () => {
+            f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add();
+            f.get(d).get(ow).get(p.sw).mul().i32(4).mul().add().loadF32();
+            f.get(s).get(ow).i32(4).mul().add().loadF32();
+            f.fadd().storeF32();
+          });
         });
       });
     });
   });
-  void V128;
   return { name: "col2im", params: [I32, I32], results: [], code: f };
+}
+
+/**
+ * col2im for kernels three taps wide at stride and dilation 1 (rows3):
+ * the three taps of a kernel row land on the same output row shifted by
+ * one, so each output vector is loaded and stored once for all three
+ * (summed in tap order, as the general path does) instead of three times.
+ */
+function rows3(
+  f: Code,
+  p: Record<(typeof COL2IM_ARGS)[number], number>,
+  n: number,
+  c: number,
+  ob: number,
+): void {
+  const L = () => f.local(I32);
+  const [i, oh, ih, d, iw, cLo, cHi, e] = Array.from({ length: 8 }, L);
+  const sb = [L(), L(), L()];
+  const sj = [L(), L(), L()];
+  const a = [L(), L(), L()];
+  const b = [L(), L(), L()];
+  // Pushes min or max of two locals.
+  const pick = (x: number, y: number, less: boolean) => {
+    f.get(x).get(y).get(x).get(y).lt();
+    if (!less) f.eqz();
+    f.select();
+  };
+  f.loop(i, () => f.i32(0), () => f.get(p.taps).i32(3).divu(), 1, () => {
+    const t = [0, 1, 2].map((j) => {
+      const row = tableRow(
+        f,
+        p.table,
+        () => f.get(c).get(p.taps).mul().get(i).i32(3).mul().add().i32(j).add(),
+      );
+      // Source row of tap j: col + r * ld + n * hy * wy * 4.
+      f.get(c).get(p.taps).mul().get(i).i32(3).mul().add().i32(j).add();
+      f.get(p.ldBytes).mul().get(p.col).add();
+      f.get(n).get(p.hy).mul().get(p.wy).mul().i32(4).mul().add().set(sb[j]);
+      // Its output columns [a, b) = [lo, hi) + iw0.
+      f.get(row.lo).get(row.iw0).add().set(a[j]);
+      f.get(row.hi).get(row.iw0).add().set(b[j]);
+      return row;
+    });
+    // The columns every tap reaches: [cLo, cHi), cHi >= cLo.
+    pick(a[0], a[1], false);
+    f.set(cLo);
+    pick(cLo, a[2], false);
+    f.set(cLo);
+    pick(b[0], b[1], true);
+    f.set(cHi);
+    pick(cHi, b[2], true);
+    f.set(cHi);
+    pick(cHi, cLo, false);
+    f.set(cHi);
+    f.loop(oh, () => f.i32(0), () => f.get(p.hy), 1, () => {
+      f.get(oh).get(p.sh).mul().get(t[0].ih0).add().tee(ih);
+      f.get(p.hx).geu().eqz();
+      f.ifElse(() => {
+        f.get(ob).get(ih).get(p.wx).mul().i32(4).mul().add().set(d);
+        // Tap j's value for output column iw sits at sj + iw * 4.
+        for (let j = 0; j < 3; j++) {
+          f.get(sb[j]).get(oh).get(p.wy).mul().get(t[j].iw0).sub();
+          f.i32(4).mul().add().set(sj[j]);
+        }
+        const at = (base: number) => f.get(base).get(iw).i32(4).mul().add();
+        f.get(cHi).i32(3).sub().set(e);
+        f.loop(iw, () => f.get(cLo), () => f.get(e), 4, () => {
+          at(d);
+          at(d).load();
+          for (let j = 0; j < 3; j++) at(sj[j]).load().vadd();
+          f.store();
+        });
+        f.loop(iw, () => f.get(iw), () => f.get(cHi), 1, () => {
+          at(d);
+          at(d).loadF32();
+          for (let j = 0; j < 3; j++) at(sj[j]).loadF32().fadd();
+          f.storeF32();
+        });
+        // The edges, tap by tap: [a, min(cLo, b)) and [max(cHi, a), b).
+        for (let j = 0; j < 3; j++) {
+          const add = () => {
+            at(d);
+            at(d).loadF32();
+            at(sj[j]).loadF32().fadd();
+            f.storeF32();
+          };
+          pick(cLo, b[j], true);
+          f.set(e);
+          f.loop(iw, () => f.get(a[j]), () => f.get(e), 1, add);
+          pick(cHi, a[j], false);
+          f.set(iw);
+          f.loop(iw, () => f.get(iw), () => f.get(b[j]), 1, add);
+        }
+      });
+    });
+  });
 }
 
 /** 32-bit lane picks of the 4 x 4 transpose (unpack low/high 32 and 64). */

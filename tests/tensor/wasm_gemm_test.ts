@@ -130,6 +130,11 @@ const GEOMS: [
   [2, 3, 5, 6, 7, 1, 2, [1, 1], [1, 1], [1, 1]],
   // Stride 1, dilation 2 by 3.
   [3, 6, 9, 13, 11, 3, 2, [1, 1], [1, 2], [2, 3]],
+  // Kernels three wide at stride 1 (col2im's three-tap rows): padded,
+  // padded past the kernel, unpadded with one output column.
+  [2, 5, 7, 9, 11, 3, 3, [1, 1], [1, 1], [1, 1]],
+  [3, 2, 4, 6, 5, 2, 3, [1, 1], [0, 3], [1, 1]],
+  [1, 3, 2, 4, 3, 1, 3, [2, 1], [0, 0], [1, 1]],
 ];
 
 Deno.test("wasm convolutions match the JavaScript kernels on odd geometries and image chunks", async () => {
