@@ -155,6 +155,24 @@ export class Code {
     this.#memarg(4, off);
     return this;
   }
+  /** v128.store64_lane: stores 64-bit lane `lane` of the vector. */
+  storeLane64(lane: number, off = 0): this {
+    this.#simd(0x5b);
+    this.#memarg(3, off);
+    this.bytes.push(lane);
+    return this;
+  }
+  /**
+   * i8x16.shuffle picking 32-bit lanes: `lanes[i]` in 0..3 takes lane i of
+   * the first vector, 4..7 of the second.
+   */
+  shuffle32(lanes: readonly number[]): this {
+    this.#simd(0x0d);
+    for (const l of lanes) {
+      this.bytes.push(l * 4, l * 4 + 1, l * 4 + 2, l * 4 + 3);
+    }
+    return this;
+  }
   /** f32x4.splat */
   splat(): this {
     return this.#simd(0x13);
@@ -238,6 +256,10 @@ export class Code {
   /** i32.lt_s */
   lt(): this {
     return this.op(0x48);
+  }
+  /** i32.le_s */
+  le(): this {
+    return this.op(0x4c);
   }
   /** i32.eqz */
   eqz(): this {

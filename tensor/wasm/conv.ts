@@ -1,15 +1,18 @@
 /**
- * The convolutions on the WebAssembly GEMM, each one GEMM over a chunk of
- * images (not one per image), with the patches gathered straight into the
- * packed panel layout (im2col fused with packing):
+ * The convolutions on the WebAssembly GEMM, each one GEMM per chunk of
+ * images over row-major patches (im2col) read in place or packed:
  *
- * - conv2d: C [Co, n*Ho*Wo] = weight [Co, K] @ patches, K = Ci*kh*kw;
- * - weight gradient: C [Co, K] += gy [Co, n*Ho*Wo] @ patchesᵀ, summed over
- *   chunks in order (so the reduction order is fixed);
+ * - conv2d: Cᵀ [n*Ho*Wo, Co] = patchesᵀ @ weightᵀ, K = Ci*kh*kw, then a
+ *   transpose back to [n, Co, Ho*Wo];
+ * - weight gradient: Cᵀ [K, Co] += patches @ gyᵀ [n*Ho*Wo, Co], summed
+ *   over chunks in order (so the reduction order is fixed);
  * - conv_transpose2d: C [K, n*Hy*Wy] = weightᵀ @ y, folded back (col2im).
  *
- * Chunks hold at most `convTuning.chunkFloats` patch values so the arena (and the
- * shared memory behind it) stays bounded whatever the batch size.
+ * Putting Co along the 8-wide panels (not the 6-high strips) leaves no
+ * padded tile rows for the usual Co = 16, 32, 64. Chunks hold at most
+ * `convTuning.chunkFloats` patch values: that bounds the arena (and the
+ * shared memory behind it) whatever the batch size, and keeps the patches
+ * in cache between im2col and the GEMM.
  *
  * @module
  */
@@ -26,11 +29,16 @@ import {
   rowMajor,
 } from "./gemm.ts";
 import { MR, NR } from "./gemm_kernel.ts";
-import { COL2IM_ARGS, IM2COL_ARGS } from "./layout_kernels.ts";
+import { COL2IM_ARGS, IM2COL_ARGS, TRANSPOSE_ARGS } from "./layout_kernels.ts";
 import { KERNEL, type WasmRuntime } from "./runtime.ts";
 
-/** Upper bound on the patch floats of one chunk (16 MiB; tests lower it). */
-export const convTuning = { chunkFloats: 1 << 22 };
+/**
+ * Upper bound on the patch floats of one chunk (1 MiB; tests lower it).
+ * Small enough that the patches im2col writes are still in L2 when the
+ * GEMM reads them (and C when col2im reads it): measured 18% faster than
+ * 16 MiB chunks at CNN-F's shapes, at a few microseconds per extra launch.
+ */
+export const convTuning = { chunkFloats: 1 << 18 };
 
 /** Images per chunk when each image contributes `perImage` floats. */
 function chunkOf(nb: number, perImage: number): number {
@@ -98,7 +106,14 @@ function im2col(
   });
 }
 
-/** conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`. */
+/**
+ * conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`, as
+ * Cᵀ [(image, pixel), Co] = patchesᵀ @ weightᵀ: the patches [K, pixels]
+ * serve in place as A stored transposed, and Co (a multiple of 8 in CNNs)
+ * runs along the panels, so no tile row is padding (C [Co, pixels] had 36
+ * rows for Co = 32); a transpose kernel turns Cᵀ back into [image, Co,
+ * pixel] for one block copy out.
+ */
 export function conv2dWasm(
   rt: WasmRuntime,
   x: Float32Array,
@@ -113,12 +128,14 @@ export function conv2dWasm(
   rt.reset();
   const table = patchTable(rt, g);
   const wraw = rt.alloc(g.cy * k);
-  const ap = rt.alloc(packedASize(g.cy, k));
+  const bp = rt.alloc(packedBSize(k, g.cy));
   const xin = rt.alloc(chunk * img);
-  const col = rt.alloc(k * chunk * hw + NR);
-  const c = allocC(rt, g.cy, chunk * hw);
+  const col = rt.alloc(k * chunk * hw + MR);
+  const c = allocC(rt, chunk * hw, g.cy);
+  const yb = rt.alloc(chunk * g.cy * hw);
   rt.f32.set(w.subarray(0, g.cy * k), wraw);
-  packRows(rt, wraw, k, g.cy, k, ap, MR);
+  packRows(rt, wraw, k, g.cy, k, bp, NR);
+  const groups = Math.ceil(g.cy / 4);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const cols = nc * hw;
@@ -126,22 +143,24 @@ export function conv2dWasm(
     im2col(rt, g, table, xin, nc, col, cols);
     gemmRun(
       rt,
-      packedA(ap, k),
-      rowMajor(col, cols, false),
+      rowMajor(col, cols, true),
+      packedB(bp, k),
       c,
-      g.cy,
       cols,
+      g.cy,
       k,
       false,
     );
-    const mem = rt.f32;
-    for (let co = 0; co < g.cy; co++) {
-      const src = c.at + co * c.ldc;
-      for (let n = 0; n < nc; n++) {
-        const s = src + n * hw;
-        out.set(mem.subarray(s, s + hw), ((n0 + n) * g.cy + co) * hw);
-      }
-    }
+    rt.launchWith(KERNEL.transpose, nc * groups, TRANSPOSE_ARGS, {
+      src: c.at * 4,
+      ldBytes: c.ldc * 4,
+      dst: yb * 4,
+      rows: hw,
+      cols: g.cy,
+      groups,
+    });
+    const n = nc * g.cy * hw;
+    out.set(rt.f32.subarray(yb, yb + n), n0 * g.cy * hw);
   }
 }
 
@@ -161,32 +180,34 @@ export function convWeightGradWasm(
   const table = patchTable(rt, g);
   const xin = rt.alloc(chunk * img);
   const gyRows = rt.alloc(g.cy * chunk * hw);
-  const ap = rt.alloc(packedASize(g.cy, chunk * hw));
+  // Cᵀ [K, Co] = patches @ gyᵀ: K (a multiple of 6 for 3 x 3 kernels over
+  // 2^n channels) runs along the strips and Co (a multiple of 8) along the
+  // panels, so no tile is padding; C [Co, K] had 36 rows for Co = 32.
+  const ap = rt.alloc(packedASize(k, chunk * hw));
   const col = rt.alloc(k * chunk * hw);
-  const bp = rt.alloc(packedBSize(chunk * hw, k));
-  const c = allocC(rt, g.cy, k);
+  const bp = rt.alloc(packedBSize(chunk * hw, g.cy));
+  const c = allocC(rt, k, g.cy);
   for (let n0 = 0; n0 < g.nb; n0 += chunk) {
     const nc = Math.min(chunk, g.nb - n0);
     const kk = nc * hw;
     const f = rt.f32;
     f.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
-    // gy as [Co, (image, pixel)], then packed into strips.
+    // gy as [Co, (image, pixel)], then packed into panels.
     for (let co = 0; co < g.cy; co++) {
       for (let n = 0; n < nc; n++) {
         const src = ((n0 + n) * g.cy + co) * hw;
         f.set(gy.subarray(src, src + hw), gyRows + co * kk + n * hw);
       }
     }
-    packRows(rt, gyRows, kk, g.cy, kk, ap, MR);
+    packRows(rt, gyRows, kk, g.cy, kk, bp, NR);
     im2col(rt, g, table, xin, nc, col, kk);
-    packRows(rt, col, kk, k, kk, bp, NR);
-    gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, g.cy, k, kk, n0 > 0);
+    packRows(rt, col, kk, k, kk, ap, MR);
+    gemmRun(rt, packedA(ap, kk), packedB(bp, kk), c, k, g.cy, kk, n0 > 0);
   }
   const mem = rt.f32;
-  for (let co = 0; co < g.cy; co++) {
-    const src = c.at + co * c.ldc;
-    const dst = co * k;
-    for (let j = 0; j < k; j++) out[dst + j] += mem[src + j];
+  for (let j = 0; j < k; j++) {
+    const src = c.at + j * c.ldc;
+    for (let co = 0; co < g.cy; co++) out[co * k + j] += mem[src + co];
   }
 }
 
@@ -245,6 +266,7 @@ export function convTranspose2dWasm(
       sw: g.sw,
       taps: g.kh * g.kw,
       table: table * 4,
+      rows3: g.kw === 3 && g.sw === 1 && g.dw === 1 ? 1 : 0,
     });
     out.set(rt.f32.subarray(img0, img0 + nc * img), n0 * img);
   }

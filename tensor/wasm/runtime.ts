@@ -18,6 +18,7 @@ import {
   col2imKernel,
   im2colKernel,
   packRowsKernel,
+  transposeKernel,
 } from "./layout_kernels.ts";
 import { WorkerPool } from "./pool.ts";
 
@@ -73,11 +74,23 @@ export function probeFeatures(): WasmFeatures {
 
 /** The kernels of the module, in export order (workers use the same). */
 function kernels(fma: boolean): FuncDef[] {
-  return [gemmKernel(fma), im2colKernel(), col2imKernel(), packRowsKernel()];
+  return [
+    gemmKernel(fma),
+    im2colKernel(),
+    col2imKernel(),
+    packRowsKernel(),
+    transposeKernel(),
+  ];
 }
 
 /** Kernel ids: index into the module's functions. */
-export const KERNEL = { gemm: 0, im2col: 1, col2im: 2, packRows: 3 } as const;
+export const KERNEL = {
+  gemm: 0,
+  im2col: 1,
+  col2im: 2,
+  packRows: 3,
+  transpose: 4,
+} as const;
 
 type KernelFn = (unit: number, args: number) => void;
 

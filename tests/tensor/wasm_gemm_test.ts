@@ -1,7 +1,7 @@
 /**
  * Tests of the WebAssembly GEMM path of the CPU backend: matmul and the
  * three convolutions against the plain-JavaScript reference kernels on odd
- * shapes (1, primes, tails of the 4 x 8 micro-tile, K across blocks,
+ * shapes (1, primes, tails of the 6 x 8 micro-tile, K across blocks,
  * several image chunks), the mul+add kernel next to the fused one, and the
  * same bits whatever the thread count.
  */
@@ -16,7 +16,8 @@ import {
 } from "../../tensor/tensor.ts";
 import { configureCpu, cpuInfo, wasmRuntime } from "../../tensor/wasm/mod.ts";
 import { WasmRuntime } from "../../tensor/wasm/runtime.ts";
-import { gemmWasm } from "../../tensor/wasm/gemm.ts";
+import { gemmWasm, packRows } from "../../tensor/wasm/gemm.ts";
+import { MR, NR } from "../../tensor/wasm/gemm_kernel.ts";
 import { convTuning } from "../../tensor/wasm/conv.ts";
 import { gemmCpu } from "../../tensor/ops/matmul_kernels.ts";
 import { assertClose, randomData, randomTensor } from "../_util.ts";
@@ -61,6 +62,9 @@ const SIZES: [number, number, number][] = [
   [17, 1, 33],
   [4, 8, 256],
   [5, 29, 257],
+  [6, 8, 7],
+  [13, 17, 19],
+  [12, 24, 258],
   [33, 65, 300],
   [61, 9, 600],
 ];
@@ -122,6 +126,15 @@ const GEOMS: [
   [5, 1, 6, 12, 12, 5, 5, [1, 1], [2, 2], [1, 1]],
   [4, 9, 3, 7, 10, 1, 1, [1, 1], [0, 0], [1, 1]],
   [6, 4, 10, 8, 8, 3, 3, [2, 2], [1, 1], [1, 1]],
+  // Stride 1 with padding wider than the kernel.
+  [2, 3, 5, 6, 7, 1, 2, [1, 1], [1, 1], [1, 1]],
+  // Stride 1, dilation 2 by 3.
+  [3, 6, 9, 13, 11, 3, 2, [1, 1], [1, 2], [2, 3]],
+  // Kernels three wide at stride 1 (col2im's three-tap rows): padded,
+  // padded past the kernel, unpadded with one output column.
+  [2, 5, 7, 9, 11, 3, 3, [1, 1], [1, 1], [1, 1]],
+  [3, 2, 4, 6, 5, 2, 3, [1, 1], [0, 3], [1, 1]],
+  [1, 3, 2, 4, 3, 1, 3, [2, 1], [0, 0], [1, 1]],
 ];
 
 Deno.test("wasm convolutions match the JavaScript kernels on odd geometries and image chunks", async () => {
@@ -162,16 +175,17 @@ Deno.test("wasm convolutions match the JavaScript kernels on odd geometries and 
   }
 });
 
-Deno.test("the mul+add kernel on unshared memory matches the JavaScript GEMM", () => {
+Deno.test("the mul+add kernel on unshared memory adds onto C like the JavaScript GEMM", () => {
   const rt = new WasmRuntime({ simd: true, relaxed: false, shared: false });
   for (const [m, n, k] of SIZES) {
     for (const [ta, tb] of [[false, false], [true, true]]) {
       const a = randomData(m * k, 5);
       const b = randomData(k * n, 6);
-      const js = new Float32Array(m * n);
-      const wasm = new Float32Array(m * n);
-      gemmCpu(m, n, k, a, 0, ta, b, 0, tb, js, 0);
-      gemmWasm(rt, m, n, k, a, 0, ta, b, 0, tb, wasm, 0);
+      // C starts non-zero at an offset: both add onto it (C += A B).
+      const js = randomData(m * n + 3, 7);
+      const wasm = js.slice();
+      gemmCpu(m, n, k, a, 0, ta, b, 0, tb, js, 3);
+      gemmWasm(rt, m, n, k, a, 0, ta, b, 0, tb, wasm, 3);
       assertClose(wasm, js, { atol: 8e-6 * Math.sqrt(k), rtol: 1e-4 });
     }
   }
@@ -239,5 +253,41 @@ Deno.test("wasm results are bit-identical with 1, 2 and 3 threads", async () => 
       assert.deepEqual(many, one, `${name}: ${threads} threads differ`);
     }
     assert.ok(rt.poolStats()!.workerUnits > before, "workers took no units");
+  }
+});
+
+Deno.test("packRows packs strips and panels exactly, full blocks and tails", () => {
+  const rt = new WasmRuntime({ simd: true, relaxed: true, shared: false });
+  for (const h of [MR, NR, 4]) {
+    for (
+      const [rows, cols, ld] of [[1, 1, 1], [h, 7, 9], [3 * h, 13, 13], [
+        2 * h + 1,
+        4,
+        6,
+      ], [h + 5, 33, 40]]
+    ) {
+      rt.reset();
+      const src = rt.alloc(rows * ld);
+      const size = Math.ceil(rows / h) * h * cols;
+      const dst = rt.alloc(size);
+      const m = randomData(rows * ld, rows + cols);
+      rt.f32.set(m, src);
+      rt.f32.fill(NaN, dst, dst + size);
+      packRows(rt, src, ld, rows, cols, dst, h);
+      const want = new Float32Array(size);
+      for (let b = 0; b < Math.ceil(rows / h); b++) {
+        for (let q = 0; q < cols; q++) {
+          for (let l = 0; l < h; l++) {
+            const r = b * h + l;
+            want[(b * cols + q) * h + l] = r < rows ? m[r * ld + q] : 0;
+          }
+        }
+      }
+      assert.deepEqual(
+        rt.f32.slice(dst, dst + size),
+        want,
+        `h ${h} ${rows}x${cols} ld ${ld}`,
+      );
+    }
   }
 });
