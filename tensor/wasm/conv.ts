@@ -33,12 +33,15 @@ import { COL2IM_ARGS, IM2COL_ARGS, TRANSPOSE_ARGS } from "./layout_kernels.ts";
 import { KERNEL, type WasmRuntime } from "./runtime.ts";
 
 /**
- * Upper bound on the patch floats of one chunk (1 MiB; tests lower it).
- * Small enough that the patches im2col writes are still in L2 when the
- * GEMM reads them (and C when col2im reads it): measured 18% faster than
- * 16 MiB chunks at CNN-F's shapes, at a few microseconds per extra launch.
+ * Upper bound on the patch floats of one chunk (4 MiB; tests lower it).
+ * Small enough that the patches im2col writes are mostly still in cache
+ * when the GEMM reads them (and C when col2im reads it), large enough that
+ * every thread gets a real share of each chunk's GEMM: on 2 threads 4 MiB
+ * was ~20% faster than both 1 MiB (one 32-channel 28x28 image per chunk:
+ * short GEMMs the worker joins late) and 16 MiB chunks at CNN-F's shapes;
+ * on one thread 1 MiB and 4 MiB were within noise.
  */
-export const convTuning = { chunkFloats: 1 << 18 };
+export const convTuning = { chunkFloats: 1 << 20 };
 
 /** Images per chunk when each image contributes `perImage` floats. */
 function chunkOf(nb: number, perImage: number): number {
