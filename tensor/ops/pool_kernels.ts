@@ -26,6 +26,8 @@ import {
   unpoolSource,
 } from "../../gpu/shaders/pool.ts";
 import { grid1d, WG_SIZE } from "../../gpu/shaders/common.ts";
+import { wasmRuntime } from "../wasm/mod.ts";
+import { poolArgWasm, poolArgWasmFits } from "../wasm/pooling.ts";
 import { sizeOf, type TypedArray } from "../shape.ts";
 import type { GpuPlan, KernelArgs } from "./types.ts";
 import type {
@@ -124,6 +126,17 @@ export function poolArgCpu(
   const x = ins[0];
   const { kernel: k, stride: s, padding: p, mode } = args.attrs;
   const d = dims(args.inShapes[0], args.outShape);
+  // The common 2 x 2 window on the WebAssembly kernel (same indices).
+  if (
+    x instanceof Float32Array && out instanceof Int32Array &&
+    out.length >= 4096 && poolArgWasmFits(k, s, p, d.wo)
+  ) {
+    const rt = wasmRuntime();
+    if (rt) {
+      poolArgWasm(rt, x, out, d.planes, d.h, d.w, d.ho, d.wo, mode);
+      return;
+    }
+  }
   const sign = mode === "max" ? 1 : -1;
   const rs = spans(d.ho, k[0], s[0], p[0], d.h);
   const cs = spans(d.wo, k[1], s[1], p[1], d.w);

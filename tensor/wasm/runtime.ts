@@ -21,6 +21,7 @@ import {
   transposeKernel,
 } from "./layout_kernels.ts";
 import { WorkerPool } from "./pool.ts";
+import { poolArg2x2Kernel } from "./pooling_kernel.ts";
 
 const PAGE = 65536;
 /** Address-space limit of the memory (4 GiB is wasm32's). */
@@ -80,6 +81,7 @@ function kernels(fma: boolean): FuncDef[] {
     col2imKernel(),
     packRowsKernel(),
     transposeKernel(),
+    poolArg2x2Kernel(),
   ];
 }
 
@@ -90,6 +92,7 @@ export const KERNEL = {
   col2im: 2,
   packRows: 3,
   transpose: 4,
+  poolArg2x2: 5,
 } as const;
 
 type KernelFn = (unit: number, args: number) => void;

@@ -2,7 +2,10 @@
  * The CPU arg-pool's unrolled whole 2 x 2 window and its precomputed window
  * spans pick the same positions as a naive first-best scan (ties, NaN,
  * partial windows at padded edges, overlapping windows, odd planes), and
- * unpooling scatters back to them; the WebGPU kernels agree.
+ * unpooling scatters back to them; the WebGPU kernels agree. The
+ * WebAssembly kernel of the common 2 x 2 window (large inputs on the CPU
+ * backend) picks the same positions on one and two threads and across
+ * chunks.
  */
 
 import assert from "node:assert/strict";
@@ -13,6 +16,9 @@ import {
   type PoolOptions,
   tensor,
 } from "../../tensor/mod.ts";
+import { init } from "../../tensor/mod.ts";
+import { configureCpu, cpuInfo } from "../../tensor/wasm/mod.ts";
+import { poolTuning } from "../../tensor/wasm/pooling.ts";
 import { assertMatchesCpu, randomData, testBackends } from "../_util.ts";
 
 /** Naive arg-pool: first position in row-major window order with v > best. */
@@ -100,3 +106,53 @@ testBackends(
     }
   },
 );
+
+Deno.test("[cpu] the WebAssembly 2x2 arg-pool picks the first best position on large inputs (ties, NaN, ±0, ±inf), on 1 and 2 threads and across chunks", async () => {
+  await init({ backend: "cpu" });
+  if (!cpuInfo().wasm) return; // no WebAssembly SIMD: the JS kernel runs
+  const special = [NaN, 0, -0, Infinity, -Infinity];
+  const saved = poolTuning.chunkFloats;
+  try {
+    // Pooled widths 4 (one vector), 5 and 7 (the last vector overlaps),
+    // 14 (CNN-F); odd heights and widths drop their last row and column.
+    for (
+      const shape of [[16, 16, 8, 8], [16, 16, 9, 11], [8, 9, 15, 15], [
+        4,
+        8,
+        28,
+        28,
+      ]]
+    ) {
+      const n = shape.reduce((a, d) => a * d, 1);
+      const x = Float32Array.from(
+        randomData(n, 23),
+        (v, i) => i % 11 === 3 ? special[i % 5] : Math.round(v * 2),
+      );
+      for (const [threads, chunk] of [[1, saved], [2, saved], [2, 1000]]) {
+        configureCpu({ threads });
+        poolTuning.chunkFloats = chunk;
+        for (
+          const [sign, pool] of [[1, maxPool2dWithIndices], [
+            -1,
+            minPool2dWithIndices,
+          ]] as const
+        ) {
+          const { output, indices } = pool(tensor(x, shape), {
+            kernelSize: 2,
+            stride: 2,
+          });
+          assert.deepEqual(
+            [...await indices.data()],
+            naiveArg(x, shape, 2, 2, 0, sign),
+            `[${shape}] sign ${sign}, ${threads} thread(s), chunk ${chunk}`,
+          );
+          output.dispose();
+          indices.dispose();
+        }
+      }
+    }
+  } finally {
+    poolTuning.chunkFloats = saved;
+    configureCpu({ threads: navigator.hardwareConcurrency });
+  }
+});
