@@ -148,7 +148,7 @@ export const PRESETS: Readonly<Record<string, TrainConfig>> = {
     batchSize: 32,
     lr: 0.02,
     adversarial: true,
-    trainLimit: 4800,
+    trainLimit: 6400,
     testLimit: 200,
     spsaLimit: 20,
     spsaSamples: 16,
