@@ -62,21 +62,32 @@ function convLoop(): (i: number) => Promise<number | null> {
   };
 }
 
-/** One CNN-F training step on a fresh uploaded batch; returns the loss. */
-function cnnfLoop(): (i: number) => Promise<number> {
+/**
+ * A tiny CNN-F, its SGD (momentum and weight decay as the CLI's) and a
+ * source of fresh 12x12 batches of `nb` images in [-1, 1).
+ */
+function tinySetup(nb: number, seed: number) {
   const model = new TinyCNNF();
   const opt = new SGD(model.parameters(), {
     lr: 0.05,
     momentum: 0.9,
     weightDecay: 5e-4,
   });
-  let seed = 7;
-  return async () => {
-    const data = new Float32Array(4 * 144).map(() => {
+  const images = () => {
+    const data = new Float32Array(nb * 144).map(() => {
       seed = (seed * 1103515245 + 12345) >>> 0;
       return seed / 2 ** 31 - 1;
     });
-    const x = tensor(data, [4, 1, 12, 12]);
+    return tensor(data, [nb, 1, 12, 12]);
+  };
+  return { model, opt, images };
+}
+
+/** One CNN-F training step on a fresh uploaded batch; returns the loss. */
+function cnnfLoop(): (i: number) => Promise<number> {
+  const { model, opt, images } = tinySetup(4, 7);
+  return async () => {
+    const x = images();
     const y = tensor([0, 1, 2, 3], [4], { dtype: "int32" });
     model.train();
     const stats = tidy(() => {
@@ -100,20 +111,10 @@ function cnnfLoop(): (i: number) => Promise<number> {
  * loss.
  */
 function advLoop(nb: number): (i: number) => Promise<number> {
-  const model = new TinyCNNF();
-  const opt = new SGD(model.parameters(), {
-    lr: 0.05,
-    momentum: 0.9,
-    weightDecay: 5e-4,
-  });
-  let seed = 11;
+  const { model, opt, images } = tinySetup(nb, 11);
   const labels = Int32Array.from({ length: nb }, (_, i) => i % 4);
   return async () => {
-    const data = new Float32Array(nb * 144).map(() => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return seed / 2 ** 31 - 1;
-    });
-    const x = tensor(data, [nb, 1, 12, 12]);
+    const x = images();
     const y = tensor(labels, [nb], { dtype: "int32" });
     const target = cnnfTarget(model, "first", { decision: "first" });
     const pgd = new LinfPGD(target, {

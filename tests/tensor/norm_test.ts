@@ -50,51 +50,65 @@ const SHAPES: number[][] = [
   [5, 1, 3, 3],
 ];
 
+/**
+ * For each of SHAPES, computes the fused and the composed results (`make`
+ * returns them as two equal-length lists, inside a tidy scope) and asserts
+ * each pair close.
+ */
+async function assertFusedMatches(
+  label: string,
+  tol: { atol: number; rtol: number },
+  make: (k: number, shape: number[]) => [Tensor[], Tensor[]],
+): Promise<void> {
+  for (const [k, shape] of SHAPES.entries()) {
+    const [fusedOut, composedOut] = tidy(() => {
+      const [f, c] = make(k, shape);
+      return [f, c];
+    });
+    for (const [i, t] of fusedOut.entries()) {
+      assertClose(
+        await t.data(),
+        await composedOut[i].data(),
+        tol,
+        `${label} ${i} ${shape}`,
+      );
+    }
+    [...fusedOut, ...composedOut].forEach((t) => t.dispose());
+  }
+}
+
+/** The gradients of sum(f(inputs) * w) with respect to `inputs`. */
+function gradsOf(
+  f: (...t: Tensor[]) => Tensor,
+  w: Tensor,
+  inputs: Tensor[],
+): Tensor[] {
+  const { value, grads } = valueAndGrad((...t: Tensor[]) =>
+    f(...t).mul(w).sum()
+  )(...inputs);
+  value.dispose();
+  return grads;
+}
+
 testBackends(
   "insNorm primitive matches the composed formula on odd shapes",
-  async () => {
-    for (const [k, shape] of SHAPES.entries()) {
-      const [a, b] = tidy(() => {
-        const x = randomTensor(shape, 10 + k, -3, 2);
-        return [fused(x), composed(x)];
-      });
-      assertClose(
-        await a.data(),
-        await b.data(),
-        { atol: 1e-6, rtol: 1e-5 },
-        `${shape}`,
-      );
-      a.dispose();
-      b.dispose();
-    }
-  },
+  () =>
+    assertFusedMatches("insNorm", { atol: 1e-6, rtol: 1e-5 }, (k, shape) => {
+      const x = randomTensor(shape, 10 + k, -3, 2);
+      return [[fused(x)], [composed(x)]];
+    }),
 );
 
 testBackends(
   "insNorm primitive's gradient matches the composed formula's",
-  async () => {
-    for (const [k, shape] of SHAPES.entries()) {
+  () =>
+    assertFusedMatches("gradient", { atol: 1e-5, rtol: 1e-4 }, (k, shape) => {
       const w = randomTensor(shape, 50 + k);
-      const grads = tidy(() =>
-        [fused, composed].map((f) => {
-          const x = randomTensor(shape, 20 + k, -2, 3);
-          const { value, grads } = valueAndGrad((t: Tensor) =>
-            f(t).mul(w).sum()
-          )(x);
-          value.dispose();
-          return grads[0];
-        })
+      const [f, c] = [fused, composed].map((f) =>
+        gradsOf(f, w, [randomTensor(shape, 20 + k, -2, 3)])
       );
-      assertClose(
-        await grads[0].data(),
-        await grads[1].data(),
-        { atol: 1e-5, rtol: 1e-4 },
-        `gradient ${shape}`,
-      );
-      grads.forEach((g) => g.dispose());
-      w.dispose();
-    }
-  },
+      return [f, c];
+    }),
 );
 
 testBackends(
@@ -212,80 +226,40 @@ testBackends(
 
 testBackends(
   "insNormBiasRelu matches insNorm, bias and relu composed on odd shapes",
-  async () => {
-    for (const [k, shape] of SHAPES.entries()) {
-      const [a, b] = tidy(() => {
-        const x = randomTensor(shape, 60 + k, -3, 2);
-        const bias = randomTensor(biasShape(shape), 70 + k, -0.5, 0.5);
-        return [fusedBR(x, bias), composedBR(x, bias)];
-      });
-      assertClose(
-        await a.data(),
-        await b.data(),
-        { atol: 1e-6, rtol: 1e-5 },
-        `${shape}`,
-      );
-      a.dispose();
-      b.dispose();
-    }
-  },
+  () =>
+    assertFusedMatches("output", { atol: 1e-6, rtol: 1e-5 }, (k, shape) => {
+      const x = randomTensor(shape, 60 + k, -3, 2);
+      const bias = randomTensor(biasShape(shape), 70 + k, -0.5, 0.5);
+      return [[fusedBR(x, bias)], [composedBR(x, bias)]];
+    }),
 );
 
 testBackends(
   "insNormBiasRelu's gradients (input and bias) match the composed form's",
-  async () => {
-    for (const [k, shape] of SHAPES.entries()) {
+  () =>
+    assertFusedMatches("gradient", { atol: 1e-5, rtol: 1e-4 }, (k, shape) => {
       const w = randomTensor(shape, 80 + k);
-      const grads = tidy(() =>
-        [fusedBR, composedBR].flatMap((f) => {
-          const x = randomTensor(shape, 90 + k, -2, 3);
-          const b = randomTensor(biasShape(shape), 100 + k, -0.5, 0.5);
-          const { value, grads } = valueAndGrad((t: Tensor, u: Tensor) =>
-            f(t, u).mul(w).sum()
-          )(x, b);
-          value.dispose();
-          return grads;
-        })
+      const [f, c] = [fusedBR, composedBR].map((f) =>
+        gradsOf(f, w, [
+          randomTensor(shape, 90 + k, -2, 3),
+          randomTensor(biasShape(shape), 100 + k, -0.5, 0.5),
+        ])
       );
-      for (const i of [0, 1]) {
-        assertClose(
-          await grads[i].data(),
-          await grads[i + 2].data(),
-          { atol: 1e-5, rtol: 1e-4 },
-          `gradient ${i} ${shape}`,
-        );
-      }
-      grads.forEach((g) => g.dispose());
-      w.dispose();
-    }
-  },
+      return [f, c];
+    }),
 );
 
 testBackends(
   "insNormBiasRelu's input gradient alone (the gated kernel) matches the composed form's",
-  async () => {
-    for (const [k, shape] of SHAPES.entries()) {
+  () =>
+    assertFusedMatches("gradient", { atol: 1e-5, rtol: 1e-4 }, (k, shape) => {
       const w = randomTensor(shape, 130 + k);
       const b = randomTensor(biasShape(shape), 140 + k, -0.5, 0.5);
-      const grads = tidy(() =>
-        [fusedBR, composedBR].map((f) => {
-          const x = randomTensor(shape, 150 + k, -2, 3);
-          const { value, grads } = valueAndGrad((t: Tensor) =>
-            f(t, b).mul(w).sum()
-          )(x);
-          value.dispose();
-          return grads[0];
-        })
+      const [f, c] = [fusedBR, composedBR].map((f) =>
+        gradsOf((t) => f(t, b), w, [randomTensor(shape, 150 + k, -2, 3)])
       );
-      assertClose(
-        await grads[0].data(),
-        await grads[1].data(),
-        { atol: 1e-5, rtol: 1e-4 },
-        `gradient ${shape}`,
-      );
-      [...grads, w, b].forEach((t) => t.dispose());
-    }
-  },
+      return [f, c];
+    }),
 );
 
 testBackends(
