@@ -195,3 +195,30 @@ export async function assertGradients(
     return [value, ...grads];
   }, { atol: tol.atol ?? 1e-4, rtol: tol.rtol ?? 1e-3 });
 }
+
+/**
+ * Asserts that each op's output is the same bits when the CPU backend hands
+ * it a reused array full of NaN (the free pool is filled with NaN arrays of
+ * the output's length first): the kernel writes every element.
+ */
+export async function assertWritesEveryElement(
+  builds: readonly (readonly [string, () => Tensor])[],
+): Promise<void> {
+  for (const [name, build] of builds) {
+    const fresh = tidy(build);
+    const want = await fresh.data();
+    const n = want.length;
+    const junk = Array.from(
+      { length: 8 },
+      () => tensor(new Float32Array(n).fill(NaN), [n]),
+    );
+    junk.forEach((t) => t.dispose());
+    const got = tidy(build);
+    const data = await got.data();
+    // Report the first difference only (a whole-array diff is huge).
+    const bad = data.findIndex((v, i) => !Object.is(v, want[i]));
+    assert.equal(bad, -1, `${name}[${bad}]: ${data[bad]} vs ${want[bad]}`);
+    fresh.dispose();
+    got.dispose();
+  }
+}

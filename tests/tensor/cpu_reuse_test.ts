@@ -17,7 +17,7 @@ import {
   tidy,
   where,
 } from "../../tensor/mod.ts";
-import { randomData } from "../_util.ts";
+import { assertWritesEveryElement, randomData } from "../_util.ts";
 
 const S = [3, 5, 7, 199]; // above the pool's minimum array length
 const N = S.reduce((a, b) => a * b, 1);
@@ -77,22 +77,5 @@ const OPS: [string, () => Tensor][] = [
 
 Deno.test("CPU ops writing every element give the same values on reused garbage arrays", async () => {
   await init({ backend: "cpu", seed: 1 });
-  for (const [name, build] of OPS) {
-    const fresh = tidy(build);
-    const want = await fresh.data();
-    const n = want.length;
-    // Fill the free pool with NaN arrays of the output's length.
-    const junk = Array.from(
-      { length: 8 },
-      () => tensor(new Float32Array(n).fill(NaN), [n]),
-    );
-    junk.forEach((t) => t.dispose());
-    const got = tidy(build);
-    const data = await got.data();
-    // Report the first difference only (a whole-array diff is huge).
-    const bad = data.findIndex((v, i) => !Object.is(v, want[i]));
-    assert.equal(bad, -1, `${name}[${bad}]: ${data[bad]} vs ${want[bad]}`);
-    fresh.dispose();
-    got.dispose();
-  }
+  await assertWritesEveryElement(OPS);
 });
