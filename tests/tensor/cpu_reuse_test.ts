@@ -6,7 +6,6 @@
  * (unpool) still starts from zeros.
  */
 
-import assert from "node:assert/strict";
 import {
   concat,
   init,
@@ -14,7 +13,6 @@ import {
   maxUnpool2d,
   type Tensor,
   tensor,
-  tidy,
   where,
 } from "../../tensor/mod.ts";
 import { assertWritesEveryElement, randomData } from "../_util.ts";
