@@ -16,6 +16,7 @@
 import { encodeSafetensors, type HostTensor } from "../nn/safetensors.ts";
 import { toHost } from "../nn/state.ts";
 import { init } from "../tensor/engine.ts";
+import { exists } from "../train/files.ts";
 import { savedConfig } from "../train/saved.ts";
 import { loadModel } from "./engine.ts";
 
@@ -55,15 +56,6 @@ export const DEMO_TRAIN_FLAGS: readonly string[] = [
   "--lr",
   "0.03",
 ];
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The run's settings as `cli.ts eval` reads them (results.json, else the

@@ -78,6 +78,16 @@ export interface TrainConfig {
   spsaSamples: number;
 }
 
+/** Columns of the reference's table, in order. */
+export const REFERENCE_COLUMNS: readonly string[] = [
+  "clean",
+  "pgd-first",
+  "pgd-e2e",
+  "spsa-first",
+  "spsa-e2e",
+  "transfer",
+];
+
 const FMNIST_PAPER: TrainConfig = {
   preset: "fmnist-paper",
   dataset: "fashion",
@@ -109,14 +119,7 @@ const FMNIST_PAPER: TrainConfig = {
   maxSteps: 0,
   testBatchSize: 100,
   testRule: "average",
-  evalAttacks: [
-    "clean",
-    "pgd-first",
-    "pgd-e2e",
-    "spsa-first",
-    "spsa-e2e",
-    "transfer",
-  ],
+  evalAttacks: [...REFERENCE_COLUMNS],
   spsaLimit: 0,
   spsaSamples: 128,
 };
@@ -157,16 +160,6 @@ export const PRESETS: Readonly<Record<string, TrainConfig>> = {
     out: "runs/quick",
   },
 };
-
-/** Columns of the reference's table, in order. */
-export const REFERENCE_COLUMNS: readonly string[] = [
-  "clean",
-  "pgd-first",
-  "pgd-e2e",
-  "spsa-first",
-  "spsa-e2e",
-  "transfer",
-];
 
 /** Extra attacks available by name (each run through the decision rule, end to end). */
 export const EXTRA_ATTACKS: readonly string[] = [

@@ -26,6 +26,7 @@ interface DenoFiles {
   rename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
   readDir(path: string): AsyncIterable<{ name: string; isFile: boolean }>;
+  stat(path: string): Promise<unknown>;
   errors: { NotFound: new (...args: never[]) => Error };
 }
 
@@ -52,6 +53,21 @@ export async function writeFileAtomic(
   } catch (e) {
     await fs.remove(tmp).catch(() => {});
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Whether `path` exists; false only when it is missing (any other failure,
+ * e.g. no permission, is an error naming the path).
+ */
+export async function exists(path: string): Promise<boolean> {
+  const fs = denoFiles(path);
+  try {
+    await fs.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof fs.errors.NotFound) return false;
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
   }
 }
 

@@ -25,7 +25,7 @@ import {
   makeAttack,
   type TableRow,
 } from "./evaluate.ts";
-import { loadSafetensors } from "./files.ts";
+import { exists, loadSafetensors } from "./files.ts";
 import { buildModel } from "./loop.ts";
 import { evalSeed, sampleDataset } from "./run.ts";
 import type { HostTensor } from "../nn/safetensors.ts";
@@ -147,15 +147,6 @@ export async function savedConfig(
     return null;
   }
   return (await readWeights(path)).config ?? null;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function isDir(path: string): Promise<boolean> {

@@ -197,6 +197,32 @@ export class Code {
   vmax(): this {
     return this.#simd(0xe9);
   }
+  /** f32x4.neg */
+  vneg(): this {
+    return this.#simd(0xe1);
+  }
+  /** f32x4.gt: lane masks of a > b (false where either is NaN). */
+  vgt(): this {
+    return this.#simd(0x44);
+  }
+  /** v128.bitselect(a, b, mask): bits of a where the mask is set, else b. */
+  bitselect(): this {
+    return this.#simd(0x52);
+  }
+  /** v128.const of four i32 lanes. */
+  iconst4(lanes: readonly [number, number, number, number]): this {
+    this.#simd(0x0c);
+    this.bytes.push(...new Uint8Array(Int32Array.from(lanes).buffer));
+    return this;
+  }
+  /** i32x4.splat */
+  isplat(): this {
+    return this.#simd(0x11);
+  }
+  /** i32x4.add */
+  iadd4(): this {
+    return this.#simd(0xae);
+  }
   /** f32x4.relaxed_madd: a * b + c (fused where the hardware has FMA). */
   vmadd(): this {
     return this.#simd(0x105);

@@ -110,6 +110,29 @@ function im2col(
 }
 
 /**
+ * Copies images [n0, n0 + nc) of `t` [nb, channels, hw] into the arena at
+ * float index `dst` as [channels, (image, pixel)]: each image's plane of a
+ * channel side by side, the layout the GEMMs take the output gradient in.
+ */
+function channelRows(
+  f: Float32Array,
+  t: Float32Array,
+  n0: number,
+  nc: number,
+  channels: number,
+  hw: number,
+  dst: number,
+): void {
+  const cols = nc * hw;
+  for (let co = 0; co < channels; co++) {
+    for (let n = 0; n < nc; n++) {
+      const src = ((n0 + n) * channels + co) * hw;
+      f.set(t.subarray(src, src + hw), dst + co * cols + n * hw);
+    }
+  }
+}
+
+/**
  * conv2d of x [nb, Ci, H, W] with weight [Co, Ci, kh, kw] into `out`, as
  * Cᵀ [(image, pixel), Co] = patchesᵀ @ weightᵀ: the patches [K, pixels]
  * serve in place as A stored transposed, and Co (a multiple of 8 in CNNs)
@@ -196,12 +219,7 @@ export function convWeightGradWasm(
     const f = rt.f32;
     f.set(x.subarray(n0 * img, (n0 + nc) * img), xin);
     // gy as [Co, (image, pixel)], then packed into panels.
-    for (let co = 0; co < g.cy; co++) {
-      for (let n = 0; n < nc; n++) {
-        const src = ((n0 + n) * g.cy + co) * hw;
-        f.set(gy.subarray(src, src + hw), gyRows + co * kk + n * hw);
-      }
-    }
+    channelRows(f, gy, n0, nc, g.cy, hw, gyRows);
     packRows(rt, gyRows, kk, g.cy, kk, bp, NR);
     im2col(rt, g, table, xin, nc, col, kk);
     packRows(rt, col, kk, k, kk, ap, MR);
@@ -239,12 +257,7 @@ export function convTranspose2dWasm(
     const cols = nc * hw;
     const f = rt.f32;
     // B [Co, (image, pixel)]: each image's [Co, hw] block side by side.
-    for (let co = 0; co < g.cy; co++) {
-      for (let n = 0; n < nc; n++) {
-        const src = ((n0 + n) * g.cy + co) * hw;
-        f.set(y.subarray(src, src + hw), yb + co * cols + n * hw);
-      }
-    }
+    channelRows(f, y, n0, nc, g.cy, hw, yb);
     gemmRun(
       rt,
       rowMajor(wa, k, true),

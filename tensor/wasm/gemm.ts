@@ -146,6 +146,33 @@ export function packRows(
 }
 
 /**
+ * Copies one GEMM operand with `len` rows or columns (m of A, n of B) along
+ * K into the arena: read in place when stored [K, len] (`alongK`), else
+ * stored [len, K] and packed into blocks of `h` (MR: A strips, NR: B
+ * panels).
+ */
+function operand(
+  rt: WasmRuntime,
+  src: Float32Array,
+  off: number,
+  k: number,
+  len: number,
+  alongK: boolean,
+  h: number,
+): Operand {
+  if (alongK) {
+    const at = rt.alloc(k * len + h);
+    rt.f32.set(src.subarray(off, off + k * len), at);
+    return rowMajor(at, len, h === MR);
+  }
+  const raw = rt.alloc(len * k);
+  rt.f32.set(src.subarray(off, off + len * k), raw);
+  const at = rt.alloc(Math.ceil(len / h) * h * k);
+  packRows(rt, raw, k, len, k, at, h);
+  return { at, step: h, stride: k * h };
+}
+
+/**
  * C (m x n, row-major at `cOff` of `c`) += op(A) op(B) through the wasm
  * kernel; the same contract as the JavaScript `gemmCpu`.
  */
@@ -165,35 +192,12 @@ export function gemmWasm(
 ): void {
   if (m === 0 || n === 0 || k === 0) return;
   rt.reset();
-  const mem = () => rt.f32;
-  let opA: Operand;
-  if (transA) {
-    const at = rt.alloc(k * m + MR);
-    mem().set(a.subarray(aOff, aOff + k * m), at);
-    opA = rowMajor(at, m, true);
-  } else {
-    const raw = rt.alloc(m * k);
-    mem().set(a.subarray(aOff, aOff + m * k), raw);
-    const at = rt.alloc(packedASize(m, k));
-    packRows(rt, raw, k, m, k, at, MR);
-    opA = packedA(at, k);
-  }
-  let opB: Operand;
-  if (!transB) {
-    const at = rt.alloc(k * n + NR);
-    mem().set(b.subarray(bOff, bOff + k * n), at);
-    opB = rowMajor(at, n, false);
-  } else {
-    const raw = rt.alloc(n * k);
-    mem().set(b.subarray(bOff, bOff + n * k), raw);
-    const at = rt.alloc(packedBSize(k, n));
-    packRows(rt, raw, k, n, k, at, NR);
-    opB = packedB(at, k);
-  }
+  const opA = operand(rt, a, aOff, k, m, transA, MR);
+  const opB = operand(rt, b, bOff, k, n, !transB, NR);
   // C goes in and the kernel adds onto it (accumulate): block copies both
   // ways instead of a JavaScript loop adding element by element.
   const out = allocC(rt, m, n);
-  const f = mem();
+  const f = rt.f32;
   if (out.ldc === n) f.set(c.subarray(cOff, cOff + m * n), out.at);
   else {
     for (let i = 0; i < m; i++) {
@@ -202,7 +206,7 @@ export function gemmWasm(
     }
   }
   gemmRun(rt, opA, opB, out, m, n, k, true);
-  const g = mem();
+  const g = rt.f32;
   if (out.ldc === n) c.set(g.subarray(out.at, out.at + m * n), cOff);
   else {
     for (let i = 0; i < m; i++) {

@@ -66,7 +66,7 @@ export const PACK_ARGS = [
 ] as const;
 
 /** Reads the i32 parameter block at local ARGS into named locals. */
-function params<N extends string>(
+export function params<N extends string>(
   f: Code,
   names: readonly N[],
 ): Record<N, number> {

